@@ -1,0 +1,46 @@
+# Storyloom's two set-up commands (`make run`, `make test`) and friends.
+# Each target creates or updates .venv first; re-running is cheap once it is up to date.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch this machine keeps on disk. An unpinned torch pulls a multi-GB CUDA build.
+TORCH_PIN := torch==2.13.0
+APP_STAMP := $(VENV)/.installed-app
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The app alone: what a novelist installs (no ML libraries).
+$(APP_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable .
+	touch $@
+
+# Everything the tests need: the app, the pipeline extra and the dev tools.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable ".[dev,pipeline]" "$(TORCH_PIN)"
+	touch $@ $(APP_STAMP)
+
+run: $(APP_STAMP)
+	$(BIN)/storyloom
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# Speed and memory targets: measured and printed, never asserted in the test suite.
+bench: $(DEV_STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/bench -m bench -s -q
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

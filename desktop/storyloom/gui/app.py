@@ -1,0 +1,43 @@
+"""Application bootstrap: one QApplication, one qasync event loop, the main window."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QApplication
+from qasync import QEventLoop
+
+from storyloom import APP_ID, __version__
+from storyloom.gui.main_window import MainWindow
+
+
+def create_application(argv: Sequence[str]) -> QApplication:
+    app = QApplication.instance() or QApplication(list(argv))
+    app.setApplicationName("Storyloom")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("Storyloom")
+    app.setDesktopFileName(APP_ID)
+    return app
+
+
+async def _run_window(app: QApplication) -> None:
+    """Show the window and wait until the application is about to quit."""
+    quitting = asyncio.Event()
+    app.aboutToQuit.connect(quitting.set)
+    window = MainWindow()
+    window.show()
+    await quitting.wait()
+
+
+def run(argv: Sequence[str]) -> int:
+    app = create_application(argv)
+    # asyncio.Runner (not asyncio.run) because loop_factory needs Python 3.12 there.
+    with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
+        runner.run(_run_window(app))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv))

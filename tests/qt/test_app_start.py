@@ -1,0 +1,53 @@
+"""The app starts offscreen: window, editor, toolbar, status bar; and quits cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QPlainTextEdit
+
+from storyloom import APP_ID
+from storyloom.gui.app import create_application, run
+from storyloom.gui.main_window import MainWindow
+
+
+def test_main_window_has_the_editor_in_the_centre(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    assert isinstance(window.centralWidget(), QPlainTextEdit)
+    qtbot.keyClicks(window.editor, "It was a dark night.")
+    assert window.editor.toPlainText() == "It was a dark night."
+    assert window.statusBar().isVisible()
+
+
+def test_application_identity(qapp: QApplication) -> None:
+    app = create_application([])
+    assert app is qapp
+    assert app.desktopFileName() == APP_ID
+    assert app.applicationName() == "Storyloom"
+
+
+def test_run_shows_the_window_and_returns_when_the_app_quits(qapp: QApplication) -> None:
+    shown: list[str] = []
+
+    def quit_when_shown() -> None:
+        shown.extend(w.windowTitle() for w in qapp.topLevelWidgets() if w.isVisible())
+        qapp.quit()
+
+    QTimer.singleShot(50, quit_when_shown)
+    assert run([]) == 0
+    assert "Storyloom" in shown
+
+
+def test_version_flag_needs_no_display() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "storyloom", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.startswith("storyloom ")
