@@ -1,16 +1,51 @@
-"""Qt fixtures: offscreen platform, no modal dialog ever blocks a test."""
+"""Qt fixtures: offscreen platform, a qasync loop per test, no modal dialog ever blocks."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 # Before any QApplication exists: tests never need a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from qasync import QEventLoop
+
+T = TypeVar("T")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/qt/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.qt)
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A modal dialog would hang an offscreen test: record it and answer for the writer."""
+    shown: list[str] = []
+
+    def fake_exec(self) -> int:
+        shown.append(self.windowTitle() or type(self).__name__)
+        return 0
+
+    monkeypatch.setattr(QDialog, "exec", fake_exec)
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    return shown
+
+
+@pytest.fixture
+def run_async(qapp: QApplication) -> Callable[[Callable[[], Awaitable[T]]], T]:
+    """Run a coroutine on a qasync loop over the test's QApplication, as the app does."""
+
+    def run(make_coro: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+        async def bounded() -> T:
+            return await asyncio.wait_for(make_coro(), timeout)
+
+        with asyncio.Runner(loop_factory=lambda: QEventLoop(qapp)) as runner:
+            return runner.run(bounded())
+
+    return run

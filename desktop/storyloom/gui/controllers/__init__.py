@@ -1,0 +1,1 @@
+"""QObjects that own asyncio tasks and turn core events into Qt signals (no widgets here)."""
