@@ -89,6 +89,23 @@ def continuation_messages(context: str, guidance: str | None = None) -> list[dic
     ]
 
 
+# For chat models without CRA training (the "generic" profile): Ollama's own chat template
+# applies, and the whole reply is prose, apart from a leading <think> block.
+GENERIC_INSTRUCTION = (
+    "Continue the story below from exactly where it stops. Keep its voice, tense, point of view "
+    "and style. Write only the continuation: no title, no summary, no commentary."
+)
+
+
+def generic_messages(context: str, guidance: str | None = None) -> list[dict[str, str]]:
+    """System + user messages asking any chat model to continue `context`."""
+    instruction = GENERIC_INSTRUCTION
+    if guidance is not None and guidance.strip():
+        instruction += f"\n\nWhat happens next: {' '.join(guidance.split())}"
+    user = f"{instruction}\n\n### Story so far:\n{context.strip()}\n"
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
 def render_training_example(
     context: str, continuation: str, reasoning: str, guidance: str | None = None
 ) -> dict[str, list[dict[str, str]]]:

@@ -71,13 +71,35 @@ class _State(enum.Enum):
     DONE = enum.auto()  # after </answer>
 
 
-_TAGS = (REASONING_OPEN, REASONING_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
-_LONGEST_TAG = max(len(t) for t in _TAGS)
+@dataclass(frozen=True, slots=True)
+class TagScheme:
+    """The tags that delimit a reply's reasoning and answer (lower case).
+
+    Without answer tags (the `<think>…</think>` style of generic reasoning models), closing the
+    reasoning starts the answer, which then runs to the end of the reply.
+    """
+
+    reasoning_open: str
+    reasoning_close: str
+    answer_open: str | None = None
+    answer_close: str | None = None
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(
+            t
+            for t in (
+                self.reasoning_open,
+                self.reasoning_close,
+                self.answer_open,
+                self.answer_close,
+            )
+            if t
+        )
 
 
-def _could_become_tag(fragment: str) -> bool:
-    """True if `fragment` (lower-cased, starting with '<') is a proper prefix of a tag."""
-    return any(tag.startswith(fragment) and tag != fragment for tag in _TAGS)
+CRA_TAGS = TagScheme(REASONING_OPEN, REASONING_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+THINK_TAGS = TagScheme("<think>", "</think>")
 
 
 class ResponseParser:
@@ -86,7 +108,10 @@ class ResponseParser:
     Both return the events that became certain, with consecutive deltas of one kind merged.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scheme: TagScheme = CRA_TAGS) -> None:
+        self._scheme = scheme
+        self._tags = scheme.tags
+        self._longest_tag = max(len(t) for t in self._tags)
         self._state = _State.START
         self._tail = ""  # a possible partial tag carried over to the next chunk
         self._part_has_text = False  # the current part emitted something (leading ws is gone)
@@ -126,11 +151,11 @@ class ResponseParser:
                 return
             self._text(text[pos:lt])
             # Slice before lower(): lower-casing a whole chunk can change its length.
-            tag = next((t for t in _TAGS if text[lt : lt + len(t)].lower() == t), None)
+            tag = next((t for t in self._tags if text[lt : lt + len(t)].lower() == t), None)
             if tag is not None:
                 self._tag(tag)
                 pos = lt + len(tag)
-            elif len(text) - lt < _LONGEST_TAG and _could_become_tag(text[lt:].lower()):
+            elif len(text) - lt < self._longest_tag and self._could_become_tag(text[lt:].lower()):
                 # The chunk ends inside what may be a tag: wait for more. At the end of the
                 # stream it is a tag cut off by the token limit, never prose: drop it.
                 if not final:
@@ -140,9 +165,18 @@ class ResponseParser:
                 self._text("<")
                 pos = lt + 1
 
+    def _could_become_tag(self, fragment: str) -> bool:
+        """True if `fragment` (lower-cased, starting with '<') is a proper prefix of a tag."""
+        return any(tag.startswith(fragment) and tag != fragment for tag in self._tags)
+
     def _tag(self, tag: str) -> None:
-        state = self._state
-        if tag == REASONING_OPEN:
+        state, scheme = self._state, self._scheme
+        if tag == scheme.reasoning_close and scheme.answer_open is None:
+            if state is _State.REASONING:
+                self._enter(_State.ANSWER)  # "</think>": the answer follows untagged
+            else:
+                self._flag(Malformation.STRAY_TAG)
+        elif tag == scheme.reasoning_open:
             if state in (_State.START, _State.UNTAGGED):
                 if state is _State.UNTAGGED:
                     self._flag(Malformation.TEXT_BEFORE_TAGS)
@@ -151,12 +185,12 @@ class ResponseParser:
                 self._flag(Malformation.REPEATED_REASONING_OPEN)
             else:
                 self._flag(Malformation.STRAY_TAG)
-        elif tag == REASONING_CLOSE:
+        elif tag == scheme.reasoning_close:
             if state is _State.REASONING and not self._saw_reasoning_close:
                 self._saw_reasoning_close = True
             else:
                 self._flag(Malformation.STRAY_TAG)
-        elif tag == ANSWER_OPEN:
+        elif tag == scheme.answer_open:
             if state is _State.REASONING:
                 if not self._saw_reasoning_close:
                     self._flag(Malformation.MISSING_REASONING_CLOSE)
@@ -168,7 +202,7 @@ class ResponseParser:
                 self._enter(_State.ANSWER)
             else:
                 self._flag(Malformation.STRAY_TAG)
-        elif state is _State.ANSWER:  # ANSWER_CLOSE
+        elif state is _State.ANSWER:  # the answer's closing tag
             self._enter(_State.DONE)
         elif state is _State.UNTAGGED:  # untagged prose closed by </answer>: still the answer
             self._flag(Malformation.NO_REASONING)
@@ -210,7 +244,7 @@ class ResponseParser:
             self._flag(Malformation.NO_TAGS)
         elif state is _State.REASONING:
             self._flag(Malformation.NO_ANSWER)
-        elif state is _State.ANSWER:
+        elif state is _State.ANSWER and self._scheme.answer_close:
             self._flag(Malformation.MISSING_ANSWER_CLOSE)
 
     # -- output -------------------------------------------------------------------------
@@ -229,9 +263,9 @@ class ResponseParser:
         self._seen.setdefault(malformation, None)
 
 
-def parse_response(text: str) -> ParsedResponse:
+def parse_response(text: str, scheme: TagScheme = CRA_TAGS) -> ParsedResponse:
     """Parse a whole reply with the same rules as the streaming parser."""
-    parser = ResponseParser()
+    parser = ResponseParser(scheme)
     events = parser.feed(text) + parser.close()
     reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
     answer = "".join(e.text for e in events if isinstance(e, AnswerDelta))

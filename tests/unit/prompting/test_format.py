@@ -146,3 +146,20 @@ def test_training_reply_parses_back_to_its_parts() -> None:
 def test_format_version_is_a_non_empty_string() -> None:
     assert isinstance(prompting.PROMPT_FORMAT_VERSION, str)
     assert prompting.PROMPT_FORMAT_VERSION == "cra-1"
+
+
+def test_generic_messages_for_any_chat_model() -> None:
+    messages = prompting.generic_messages("  It was late.\n", "She leaves.")
+    assert messages == [
+        {"role": "system", "content": "You are a writer\u2019s assistant."},
+        {
+            "role": "user",
+            "content": (
+                "Continue the story below from exactly where it stops. Keep its voice, tense, "
+                "point of view and style. Write only the continuation: no title, no summary, "
+                "no commentary.\n\nWhat happens next: She leaves.\n\n"
+                "### Story so far:\nIt was late.\n"
+            ),
+        },
+    ]
+    assert "What happens next" not in prompting.generic_messages("x")[1]["content"]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyloom.prompting import (
+    THINK_TAGS,
     AnswerDelta,
     Malformation,
     ReasoningDelta,
@@ -277,3 +278,39 @@ def test_well_formed_replies_round_trip(reasoning: str, answer: str, data: st.Da
     chunks = cut(reply, data.draw(st.sets(st.integers(0, len(reply)), max_size=20)))
     assert stream(ResponseParser(), chunks) == (reasoning.strip(), answer.strip())
     assert parse_response(reply).well_formed
+
+
+# -- the <think> scheme of generic reasoning models -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "reasoning", "answer"),
+    [
+        ("<think>\nShe is tired.\n</think>\n\nShe slept.", "She is tired.", "She slept."),
+        ("She slept. No thinking at all.", "", "She slept. No thinking at all."),
+        ("<think>cut off before the end", "cut off before the end", ""),
+        ("<think>a</think>b <answer>c</answer>", "a", "b <answer>c</answer>"),
+    ],
+)
+def test_think_scheme(reply: str, reasoning: str, answer: str) -> None:
+    parsed = parse_response(reply, THINK_TAGS)
+    assert (parsed.reasoning, parsed.answer) == (reasoning, answer)
+    assert stream(ResponseParser(THINK_TAGS), list(reply)) == (reasoning, answer)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunked(
+        st.lists(
+            st.one_of(
+                st.sampled_from(["<think>", "</think>", "<th", "</"]),
+                st.text("ab <>\n", max_size=8),
+            ),
+            max_size=20,
+        ).map("".join)
+    )
+)
+def test_think_scheme_is_chunking_independent(case: tuple[str, list[str]]) -> None:
+    text, chunks = case
+    expected = parse_response(text, THINK_TAGS)
+    assert stream(ResponseParser(THINK_TAGS), chunks) == (expected.reasoning, expected.answer)
