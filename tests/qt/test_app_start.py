@@ -6,18 +6,20 @@ import subprocess
 import sys
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QPlainTextEdit
+from PySide6.QtWidgets import QApplication
 
 from storyloom import APP_ID
 from storyloom.gui.app import create_application, run
 from storyloom.gui.main_window import MainWindow
+from storyloom.gui.widgets.story_editor import StoryEditor
 
 
 def test_main_window_has_the_editor_in_the_centre(qtbot) -> None:
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
-    assert isinstance(window.centralWidget(), QPlainTextEdit)
+    assert isinstance(window.centralWidget(), StoryEditor)
+    assert window.reasoning_dock.isVisible()
     qtbot.keyClicks(window.editor, "It was a dark night.")
     assert window.editor.toPlainText() == "It was a dark night."
     assert window.statusBar().isVisible()
@@ -30,16 +32,18 @@ def test_application_identity(qapp: QApplication) -> None:
     assert app.applicationName() == "Storyloom"
 
 
-def test_run_shows_the_window_and_returns_when_the_app_quits(qapp: QApplication) -> None:
+def test_run_shows_the_window_and_returns_when_it_is_closed(qapp: QApplication) -> None:
     shown: list[str] = []
 
-    def quit_when_shown() -> None:
-        shown.extend(w.windowTitle() for w in qapp.topLevelWidgets() if w.isVisible())
-        qapp.quit()
+    def close_when_shown() -> None:
+        for window in qapp.topLevelWidgets():
+            if isinstance(window, MainWindow) and window.isVisible():
+                shown.append(window.windowTitle())
+                window.close()
 
-    QTimer.singleShot(50, quit_when_shown)
+    QTimer.singleShot(50, close_when_shown)
     assert run([]) == 0
-    assert "Storyloom" in shown
+    assert shown == ["Storyloom"]
 
 
 def test_version_flag_needs_no_display() -> None:

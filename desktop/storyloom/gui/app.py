@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from qasync import QEventLoop
 
 from storyloom import APP_ID, __version__
+from storyloom.core.backend import OllamaBackend
 from storyloom.gui.main_window import MainWindow
 
 
@@ -23,12 +24,23 @@ def create_application(argv: Sequence[str]) -> QApplication:
 
 
 async def _run_window(app: QApplication) -> None:
-    """Show the window and wait until the application is about to quit."""
-    quitting = asyncio.Event()
-    app.aboutToQuit.connect(quitting.set)
-    window = MainWindow()
+    """Show the window; when it closes, stop any stream and close the client, then return.
+
+    The window's close (not Qt's quit) ends the app, so the cleanup still runs on a live
+    event loop: cancelling the stream closes its connection and tells Ollama to stop.
+    """
+    app.setQuitOnLastWindowClosed(False)
+    done = asyncio.Event()
+    app.aboutToQuit.connect(done.set)  # a quit from elsewhere (e.g. the session ending)
+    backend = OllamaBackend()  # one client for the app's lifetime; honours OLLAMA_HOST
+    window = MainWindow(backend)
+    window.closed.connect(done.set)
     window.show()
-    await quitting.wait()
+    await done.wait()
+    window.controller.stop()
+    if not app.closingDown():
+        await window.controller.wait()
+        await backend.aclose()
 
 
 def run(argv: Sequence[str]) -> int:
