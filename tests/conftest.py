@@ -9,6 +9,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The `fake_ollama` fixture: a local server that speaks Ollama's HTTP API byte for byte.
+pytest_plugins = ["fake_ollama.fixtures"]
+
 
 def _shared_dir() -> Path:
     # CI and every checkout have the read-only shared material beside the repository.

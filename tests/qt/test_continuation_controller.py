@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from loop_helpers import until
-
 from storyloom.core.backend import (
     ContinuationRequest,
     Failed,
@@ -17,6 +15,8 @@ from storyloom.core.backend import (
 from storyloom.core.session import Phase
 from storyloom.gui.controllers.continuation import ContinuationController
 from storyloom.prompting import AnswerDelta, ReasoningDelta
+
+from loop_helpers import until
 
 REQUEST = ContinuationRequest("Once upon a time.", GenerationSettings(model="m"))
 STATS = GenerationStats("m", 16384, 100, 3, 0.5, 1.0, "stop")
