@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 # Before any QApplication exists: tests never need a display.
@@ -12,7 +13,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
-from qasync import QEventLoop
+
+from storyloom.gui.event_loop import StoryloomEventLoop
 
 T = TypeVar("T")
 
@@ -37,15 +39,32 @@ def no_modal_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return shown
 
 
-@pytest.fixture
-def run_async(qapp: QApplication) -> Callable[[Callable[[], Awaitable[T]]], T]:
-    """Run a coroutine on a qasync loop over the test's QApplication, as the app does."""
+@dataclass
+class AsyncRunner:
+    """Runs a coroutine on a qasync loop over the test's QApplication, as the app does.
 
-    def run(make_coro: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+    Clean-ups registered with `at_exit` run at the end of the same loop: an httpx connection
+    must be closed on the loop that opened it.
+    """
+
+    qapp: QApplication
+    cleanups: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+    def at_exit(self, cleanup: Callable[[], Awaitable[object]]) -> None:
+        self.cleanups.append(cleanup)
+
+    def __call__(self, make_coro: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
         async def bounded() -> T:
-            return await asyncio.wait_for(make_coro(), timeout)
+            try:
+                return await asyncio.wait_for(make_coro(), timeout)
+            finally:
+                for cleanup in self.cleanups:
+                    await cleanup()
 
-        with asyncio.Runner(loop_factory=lambda: QEventLoop(qapp)) as runner:
+        with asyncio.Runner(loop_factory=lambda: StoryloomEventLoop(self.qapp)) as runner:
             return runner.run(bounded())
 
-    return run
+
+@pytest.fixture
+def run_async(qapp: QApplication) -> AsyncRunner:
+    return AsyncRunner(qapp)

@@ -182,10 +182,12 @@ class OllamaBackend:
         final: dict[str, Any] | None = None
         try:
             async with aclosing(self._stream(request.settings, prepared.prompt)) as chunks:
+                # Read to the end rather than break at the final chunk (the last line anyway),
+                # so the HTTP body is consumed and the connection goes back to the pool.
                 async for chunk in chunks:
                     if chunk.get("done"):
                         final = chunk
-                        break
+                        continue
                     for event in parser.feed(chunk.get("response") or ""):
                         yield event
         except _Overflow:

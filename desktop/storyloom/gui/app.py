@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from PySide6.QtWidgets import QApplication
-from qasync import QEventLoop
 
 from storyloom import APP_ID, __version__
 from storyloom.core.backend import OllamaBackend
+from storyloom.gui.event_loop import StoryloomEventLoop
 from storyloom.gui.main_window import MainWindow
 
 
@@ -37,16 +37,16 @@ async def _run_window(app: QApplication) -> None:
     window.closed.connect(done.set)
     window.show()
     await done.wait()
-    window.controller.stop()
-    if not app.closingDown():
-        await window.controller.wait()
-        await backend.aclose()
+    if app.closingDown():  # Qt's loop is gone: cancel what runs, the OS closes the sockets
+        window.controller.stop()
+    else:
+        await window.shutdown()
 
 
 def run(argv: Sequence[str]) -> int:
     app = create_application(argv)
     # asyncio.Runner (not asyncio.run) because loop_factory needs Python 3.12 there.
-    with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
+    with asyncio.Runner(loop_factory=lambda: StoryloomEventLoop(app)) as runner:
         runner.run(_run_window(app))
     return 0
 

@@ -209,6 +209,12 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(running)
         self.continue_action.setEnabled(not running)
 
+    async def shutdown(self) -> None:
+        """Stop any stream (closing its connection tells Ollama to stop) and close the client."""
+        self.controller.stop()
+        await self.controller.wait()
+        await self.backend.aclose()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.stop()
         super().closeEvent(event)
