@@ -8,6 +8,7 @@ streaming logic itself.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -47,6 +48,9 @@ class MainWindow(QMainWindow):
     def __init__(self, backend: OllamaBackend | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.backend = backend or OllamaBackend()
+        # num_ctx, num_predict and sampling for the next continuation (the model comes from
+        # the toolbar). Defaults from core.backend until the settings dialog owns them.
+        self.generation = GenerationSettings(model=DEFAULT_MODEL)
         self.controller = ContinuationController(self.backend, self)
         self.setWindowTitle("Storyloom")
         self.resize(1200, 780)
@@ -133,7 +137,8 @@ class MainWindow(QMainWindow):
         story = self.editor.document().toPlainText()[: cursor.selectionEnd()]
         self.editor.begin_pending()
         self.reasoning.begin("Continuation")
-        self.controller.start(ContinuationRequest(story, GenerationSettings(model=self.model)))
+        settings = replace(self.generation, model=self.model)
+        self.controller.start(ContinuationRequest(story, settings))
         self.model_box.setToolTip(self.model)
 
     def accept(self) -> None:

@@ -29,8 +29,9 @@ from storyloom.prompting import AnswerDelta, ReasoningDelta
 
 log = logging.getLogger(__name__)
 
-# One frame at 60 Hz, less a margin: text reaches the screen within ~20 ms of arriving.
-FLUSH_INTERVAL_MS = 12
+# Half a 60 Hz frame: with the repaint that follows, text is on screen within ~16 ms of
+# arriving (tests/bench P1), while 2,000 tokens/s still cost only ~130 repaints.
+FLUSH_INTERVAL_MS = 8
 
 
 class ContinuationController(QObject):
