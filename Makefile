@@ -9,7 +9,7 @@ TORCH_PIN := torch==2.13.0
 APP_STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: lint
 # Speed and memory targets: measured and printed, never asserted in the test suite.
 bench: $(DEV_STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/bench -m bench -s -q
+
+# The real window under a virtual X server (Debian: apt-get install xvfb xauth).
+screenshots: $(DEV_STAMP)
+	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python packaging/screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
