@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from storyloom import APP_ID, __version__
 from storyloom.core.backend import OllamaBackend
 from storyloom.gui.event_loop import StoryloomEventLoop
+from storyloom.gui.gc_guard import MainThreadGarbageCollector
 from storyloom.gui.main_window import MainWindow
 
 
@@ -30,6 +31,8 @@ async def _run_window(app: QApplication) -> None:
     event loop: cancelling the stream closes its connection and tells Ollama to stop.
     """
     app.setQuitOnLastWindowClosed(False)
+    collector = MainThreadGarbageCollector(app)
+    collector.start()
     done = asyncio.Event()
     app.aboutToQuit.connect(done.set)  # a quit from elsewhere (e.g. the session ending)
     backend = OllamaBackend()  # one client for the app's lifetime; honours OLLAMA_HOST
@@ -41,6 +44,7 @@ async def _run_window(app: QApplication) -> None:
         window.controller.stop()
     else:
         await window.shutdown()
+    collector.stop()
 
 
 def run(argv: Sequence[str]) -> int:

@@ -53,6 +53,8 @@ class MainWindow(QMainWindow):
         self.generation = GenerationSettings(model=DEFAULT_MODEL)
         self.controller = ContinuationController(self.backend, self)
         self.setWindowTitle("Storyloom")
+        # Deleted by Qt on the GUI thread when closed, not later by Python's collector.
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(1200, 780)
         self._setup_ui()
         self._connect()

@@ -1,0 +1,45 @@
+"""Run Python's cyclic garbage collector on the GUI thread only.
+
+A QObject caught in a reference cycle (a widget whose signal is connected to a lambda over
+itself, qasync's timers) is destroyed when the cyclic collector frees it, and the collector runs
+in whichever thread happens to allocate at that moment: an HTTP worker, a DNS lookup thread. A
+QObject destroyed off the GUI thread corrupts Qt's timer and notifier lists, and the app crashes
+later inside Qt (seen here as a segfault in QTimerInfoList::activateTimers). So automatic
+collection is switched off and the same generational thresholds are checked from a GUI-thread
+timer instead.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer
+
+CHECK_INTERVAL_MS = 500
+
+
+class MainThreadGarbageCollector(QObject):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._threshold = gc.get_threshold()
+        self._timer = QTimer(self)
+        self._timer.setInterval(CHECK_INTERVAL_MS)
+        self._timer.timeout.connect(self.check)
+
+    def start(self) -> None:
+        gc.disable()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.collect()
+        gc.enable()
+
+    def check(self) -> None:
+        """Collect the generations whose counts passed their thresholds, as gc would."""
+        count0, count1, count2 = gc.get_count()
+        if count0 > self._threshold[0]:
+            generation = 0
+            if count1 > self._threshold[1]:
+                generation = 2 if count2 > self._threshold[2] else 1
+            gc.collect(generation)
