@@ -34,6 +34,11 @@ from storyloom.prompting.parser import (
     TagScheme,
     parse_response,
 )
+from storyloom.prompting.teacher import (
+    render_guidance_prompt,
+    render_guided_monologue_prompt,
+    render_monologue_prompt,
+)
 
 __all__ = [
     "ANSWER_CLOSE",
@@ -60,6 +65,9 @@ __all__ = [
     "parse_response",
     "render_assistant_turn",
     "render_chatml",
+    "render_guidance_prompt",
+    "render_guided_monologue_prompt",
+    "render_monologue_prompt",
     "render_training_example",
     "render_user_prompt",
 ]
