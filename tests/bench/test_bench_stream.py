@@ -25,6 +25,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QTextCursor
 
 from storyloom.core.backend import OllamaBackend
+from storyloom.core.profiles import ProfileTable, load_profiles
 from storyloom.core.session import Phase
 from storyloom.gui.event_loop import StoryloomEventLoop
 from storyloom.gui.main_window import MainWindow
@@ -99,7 +100,9 @@ def test_stream_4000_tokens_into_the_window(qapp) -> None:
     in_document: dict[int, float] = {}
     ticks: list[float] = []
     server, url = start_server_process()
-    window = MainWindow(TimedBackend(ollama.AsyncClient(host=url), arrivals))
+    shipped = load_profiles()
+    smol_as_cra = ProfileTable(shipped.profiles, (("smol:*", "cra"), *shipped.rules))
+    window = MainWindow(TimedBackend(ollama.AsyncClient(host=url), arrivals), profiles=smol_as_cra)
     window.model_box.setCurrentText("smol")
     window.generation = replace(window.generation, num_predict=2 * TOKENS)
     window.resize(1200, 800)

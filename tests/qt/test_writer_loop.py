@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import ollama
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 
 from storyloom.core.backend import OllamaBackend
+from storyloom.core.profiles import load_profiles
 from storyloom.core.session import Phase
 from storyloom.gui.main_window import MainWindow
 
@@ -20,8 +24,12 @@ ANSWER = "She tied the boat to the iron ring and climbed."
 
 
 @pytest.fixture
-def window(qtbot, fake_ollama: FakeOllama, run_async):
-    win = MainWindow(OllamaBackend(ollama.AsyncClient(host=fake_ollama.url)))
+def window(qtbot, fake_ollama: FakeOllama, run_async, tmp_path: Path):
+    # smol stands in for a cra-v1 model here: a profile rule, as a writer would add one.
+    profiles = tmp_path / "profiles.json"
+    profiles.write_text(json.dumps({"models": [{"pattern": "smol:*", "profile": "cra"}]}))
+    backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
+    win = MainWindow(backend, profiles=load_profiles(profiles))
     run_async.at_exit(win.shutdown)
     qtbot.addWidget(win)
     win.model_box.setCurrentText("smol")
@@ -59,7 +67,8 @@ def test_continue_streams_reasoning_to_the_panel_and_prose_pending(
     assert "Done" in window.phase_label.text()
     assert "tokens/s" in window.speed_label.text()
     prompt_tokens = fake_ollama.generations[-1].prompt_tokens
-    assert window.context_label.text() == f"context {prompt_tokens:,} / 16,384 tokens"
+    # num_ctx defaults to the model's trained context (smol: 8,192), capped by memory.
+    assert window.context_label.text() == f"context {prompt_tokens:,} / 8,192 tokens"
 
 
 def test_accept_then_one_undo_removes_it_and_one_redo_brings_it_back(

@@ -22,24 +22,30 @@ import ollama
 
 from storyloom.core.context_window import (
     ContextCut,
+    ContextUsage,
     context_token_budget,
     cut_context,
     prompt_overhead,
 )
+from storyloom.core.options import DEFAULT_NUM_PREDICT
+from storyloom.core.profiles import CRA_PROFILE, Profile
+from storyloom.core.request_format import (
+    RenderedPrompt,
+    chunk_text,
+    endpoint,
+    render,
+    request_body,
+)
 from storyloom.core.tokens import TokenCalibration, looks_truncated
 from storyloom.prompting import (
-    STOP_STRINGS,
     AnswerDelta,
     Malformation,
     ReasoningDelta,
     ResponseParser,
-    continuation_messages,
-    render_chatml,
 )
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_NUM_CTX = 16384
-DEFAULT_NUM_PREDICT = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +53,13 @@ class GenerationSettings:
     model: str
     num_ctx: int = DEFAULT_NUM_CTX
     num_predict: int = DEFAULT_NUM_PREDICT
-    temperature: float | None = None  # None: the model's own default
+    # None: the model's own default (its Modelfile PARAMETER, else Ollama's).
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
     seed: int | None = None
-    keep_alive: str | None = None
+    keep_alive: str | int | None = None  # a Go duration or seconds; None: the server's default
     # A cold 32B model can take minutes to load before the first chunk; after that, a gap this
     # long means the server or the runner is stuck.
     first_chunk_timeout: float = 300.0
@@ -58,15 +68,10 @@ class GenerationSettings:
     def options(self) -> dict[str, Any]:
         # num_ctx and num_predict always go explicitly: Ollama's default num_ctx depends on the
         # machine's VRAM and silently truncates long stories.
-        opts: dict[str, Any] = {
-            "num_ctx": self.num_ctx,
-            "num_predict": self.num_predict,
-            "stop": list(STOP_STRINGS),
-        }
-        if self.temperature is not None:
-            opts["temperature"] = self.temperature
-        if self.seed is not None:
-            opts["seed"] = self.seed
+        opts: dict[str, Any] = {"num_ctx": self.num_ctx, "num_predict": self.num_predict}
+        for name in ("temperature", "top_p", "top_k", "repeat_penalty", "seed"):
+            if (value := getattr(self, name)) is not None:
+                opts[name] = value
         return opts
 
 
@@ -75,14 +80,16 @@ class ContinuationRequest:
     story: str  # the text before the cursor
     settings: GenerationSettings
     guidance: str | None = None
-    prefill: str = ""  # e.g. "<reasoning>edited plan</reasoning><answer>"
+    prefill: str = ""  # e.g. "<reasoning>edited plan</reasoning><answer>" (raw-cra only)
+    profile: Profile = CRA_PROFILE  # how the model is asked and how its reply is read
 
 
 @dataclass(frozen=True, slots=True)
 class ContextPrepared:
     cut: ContextCut
-    prompt: str
+    prompt: str  # the raw prompt, or the chat messages rendered as ChatML for the estimate
     estimated_prompt_tokens: int
+    messages: tuple[dict[str, str], ...] = ()  # what /api/chat is sent (chat profiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +151,24 @@ class OllamaBackend:
         await self.client._client.aclose()
 
     def prepare(self, request: ContinuationRequest) -> ContextPrepared:
-        """Cut the story to the budget and render the raw ChatML prompt."""
-        s = request.settings
+        """Cut the story to the budget and render the prompt the profile asks for."""
+        s, style = request.settings, request.profile.style
         estimator = self.calibration.for_model(s.model)
-        overhead = prompt_overhead(estimator, request.guidance, request.prefill)
+        overhead = prompt_overhead(estimator, request.guidance, request.prefill, style)
         budget = context_token_budget(s.num_ctx, s.num_predict, overhead)
         cut = cut_context(request.story, estimator.chars_for(budget))
-        messages = continuation_messages(cut.text, request.guidance)
-        prompt = render_chatml(messages, request.prefill)
-        return ContextPrepared(cut, prompt, estimator.estimate(prompt))
+        rendered = render(style, cut.text, request.guidance, request.prefill)
+        return ContextPrepared(
+            cut, rendered.text, estimator.estimate(rendered.text), rendered.messages
+        )
+
+    def context_usage(self, request: ContinuationRequest) -> ContextUsage:
+        """How full num_ctx would be if `request` were sent now (the status bar's meter)."""
+        prepared = self.prepare(request)
+        s = request.settings
+        return ContextUsage(
+            prepared.estimated_prompt_tokens, s.num_predict, s.num_ctx, prepared.cut.is_whole_story
+        )
 
     async def continue_story(self, request: ContinuationRequest) -> AsyncIterator[BackendEvent]:
         prepared = self.prepare(request)
@@ -177,18 +193,22 @@ class OllamaBackend:
         self, request: ContinuationRequest, prepared: ContextPrepared
     ) -> AsyncIterator[BackendEvent]:
         yield prepared
-        parser = ResponseParser()
+        profile = request.profile
+        parser = ResponseParser(profile.scheme)
         parser.feed(request.prefill)  # the model continues from inside the prefilled turn
         final: dict[str, Any] | None = None
         try:
-            async with aclosing(self._stream(request.settings, prepared.prompt)) as chunks:
+            async with aclosing(self._stream(request, prepared)) as chunks:
                 # Read to the end rather than break at the final chunk (the last line anyway),
                 # so the HTTP body is consumed and the connection goes back to the pool.
                 async for chunk in chunks:
                     if chunk.get("done"):
                         final = chunk
                         continue
-                    for event in parser.feed(chunk.get("response") or ""):
+                    thinking, content = chunk_text(chunk)
+                    if thinking:
+                        yield ReasoningDelta(thinking)
+                    for event in parser.feed(content):
                         yield event
         except _Overflow:
             raise
@@ -207,7 +227,8 @@ class OllamaBackend:
                 "What arrived is kept; you can retry.",
             )
             return
-        yield Finished(self._stats(request.settings, prepared, final, parser.malformations))
+        malformations = parser.malformations if profile.expects_tags else ()
+        yield Finished(self._stats(request.settings, prepared, final, malformations))
 
     def _stats(
         self,
@@ -240,23 +261,24 @@ class OllamaBackend:
             warning=warning,
         )
 
-    async def _stream(self, settings: GenerationSettings, prompt: str) -> AsyncIterator[dict]:
-        """Raw-mode /api/generate chunks as dicts; failures raised as `_Failure`."""
-        body: dict[str, Any] = {
-            "model": settings.model,
-            "prompt": prompt,
-            "raw": True,  # our ChatML, so no Modelfile or GGUF template can alter the format
-            "stream": True,
-            # Refuse rather than silently drop the start of the story (Ollama >= 0.12.6;
-            # older servers ignore it and the prompt_eval_count check catches truncation).
-            "truncate": False,
-            "options": settings.options(),
-        }
-        if settings.keep_alive is not None:
-            body["keep_alive"] = settings.keep_alive
-        # The public generate() has no `truncate` parameter yet, so the request goes through the
-        # client's own streaming helper, which gives the same typed errors.
-        stream = await self.client._request(dict, "POST", "/api/generate", json=body, stream=True)
+    async def _stream(
+        self, request: ContinuationRequest, prepared: ContextPrepared
+    ) -> AsyncIterator[dict]:
+        """The streamed chunks of /api/generate or /api/chat as dicts; failures as `_Failure`.
+
+        One path for both request styles, so they time out and fail in the same ways.
+        """
+        settings, style = request.settings, request.profile.style
+        body = request_body(
+            style,
+            settings.model,
+            RenderedPrompt(prepared.prompt, prepared.messages),
+            settings.options(),
+            settings.keep_alive,
+        )
+        # The public generate() and chat() have no `truncate` parameter yet, so the request
+        # goes through the client's own streaming helper, which gives the same typed errors.
+        stream = await self.client._request(dict, "POST", endpoint(style), json=body, stream=True)
         timeout = settings.first_chunk_timeout
         try:
             while True:

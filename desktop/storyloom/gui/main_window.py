@@ -1,36 +1,64 @@
 """The main window: the story in the centre, the Reasoning panel on the right.
 
 The window wires the editor's requests (continue, accept, reject, retry, stop) to the
-continuation controller and routes the controller's signals to the widgets. It holds no
-streaming logic itself.
+continuation controller, the banners and dialogs to the connection and model controllers, and
+routes the controllers' signals to the widgets. It holds no streaming logic itself.
+
+From a fresh install it guides the writer without a terminal: `start_up()` checks the server
+(the connection banner offers to start or install Ollama), lists the models (the model banner
+offers to pull the Storyloom model), and a continuation asked of a missing model offers the
+pull and continues once it is done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QVBoxLayout,
+    QWidget,
+)
 
 from storyloom import __version__
 from storyloom.core.backend import (
     ContextPrepared,
     ContinuationRequest,
     Failed,
+    FailureKind,
     GenerationSettings,
     GenerationStats,
     OllamaBackend,
 )
+from storyloom.core.connection import ServerStatus, install_url, start_command
+from storyloom.core.context_window import ContextUsage
+from storyloom.core.models import STORYLOOM_MODELS, ModelInfo, ModelManager, model_key
+from storyloom.core.options import ModelOptions
+from storyloom.core.profiles import Profile, ProfileTable, load_profiles
 from storyloom.core.session import Phase
+from storyloom.core.settings import AppSettings
+from storyloom.gui.controllers.connection import ConnectionController
+from storyloom.gui.controllers.context_meter import ContextMeterController
 from storyloom.gui.controllers.continuation import ContinuationController
+from storyloom.gui.controllers.models import ModelController
+from storyloom.gui.dialogs.model_manager import ModelManagerDialog
+from storyloom.gui.dialogs.settings_dialog import SettingsDialog
+from storyloom.gui.settings_store import open_settings
+from storyloom.gui.theme import apply_theme
+from storyloom.gui.widgets.banners import ConnectionPanel, ModelOfferPanel
+from storyloom.gui.widgets.context_meter import ContextMeter
 from storyloom.gui.widgets.reasoning_panel import ReasoningPanel
 from storyloom.gui.widgets.story_editor import StoryEditor
 from storyloom.prompting import Malformation
-
-DEFAULT_MODEL = "molbal/cra-v1-7b"
-KNOWN_MODELS = ("molbal/cra-v1-7b", "molbal/cra-v1-32b", "molbal/cra-v1-guided-7b")
 
 _PHASE_LABELS = {
     Phase.IDLE: "Idle",
@@ -45,20 +73,41 @@ _PHASE_LABELS = {
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, backend: OllamaBackend | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        backend: OllamaBackend | None = None,
+        parent: QWidget | None = None,
+        *,
+        settings: AppSettings | None = None,
+        profiles: ProfileTable | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.backend = backend or OllamaBackend()
-        # num_ctx, num_predict and sampling for the next continuation (the model comes from
-        # the toolbar). Defaults from core.backend until the settings dialog owns them.
-        self.generation = GenerationSettings(model=DEFAULT_MODEL)
-        self.controller = ContinuationController(self.backend, self)
+        self.settings = settings or open_settings()
+        self.profiles = profiles or load_profiles()
+        # The configured host wins over OLLAMA_HOST; the client reads OLLAMA_HOST when None.
+        self.backend = backend or OllamaBackend(host=self.settings.host or None)
+        self._manager = ModelManager(self.backend.client)
+        self.controller = ContinuationController(self.backend, self, settle=self._settle)
+        self.connection = ConnectionController(lambda: self.backend.client._client, self)
+        self.models = ModelController(lambda: self._manager, self)
+        self.meter = ContextMeterController(self._measure_context, self)
+        self._warmed: set[str] = set()  # models preloaded this session (model_key)
+        self._continue_after_pull: str | None = None  # a continuation waits for this pull
+        self._closing: set[asyncio.Task[None]] = set()  # old clients being closed
+        self._host_setting = self.settings.host
+        self.model_manager: ModelManagerDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
         self.setWindowTitle("Storyloom")
         # Deleted by Qt on the GUI thread when closed, not later by Python's collector.
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(1200, 780)
         self._setup_ui()
         self._connect()
+        self._apply_editor_settings()
         self._show_phase(Phase.IDLE)
+        self._model_text_changed(self.model)
+        if self.profiles.problem:
+            self.statusBar().showMessage(self.profiles.problem, 15000)
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -74,6 +123,22 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.reasoning_dock)
         self.resizeDocks([self.reasoning_dock], [380], Qt.Orientation.Horizontal)
 
+        # The banners sit above the story in a dock without a title bar, so the editor stays
+        # the central widget and nothing moves when a banner comes and goes.
+        self.connection_panel = ConnectionPanel(self)
+        self.model_offer = ModelOfferPanel(self)
+        banners = QWidget(self)
+        column = QVBoxLayout(banners)
+        column.setContentsMargins(6, 6, 6, 0)
+        column.addWidget(self.connection_panel)
+        column.addWidget(self.model_offer)
+        self.banner_dock = QDockWidget(self)
+        self.banner_dock.setObjectName("bannerDock")
+        self.banner_dock.setTitleBarWidget(QWidget(self.banner_dock))
+        self.banner_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.banner_dock.setWidget(banners)
+        self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, self.banner_dock)
+
         self.toolbar = self.addToolBar("Story")
         self.toolbar.setObjectName("storyToolbar")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -86,18 +151,27 @@ class MainWindow(QMainWindow):
         self.model_box = QComboBox(self)
         self.model_box.setObjectName("modelBox")
         self.model_box.setEditable(True)
-        self.model_box.addItems(KNOWN_MODELS)
-        self.model_box.setCurrentText(os.environ.get("STORYLOOM_MODEL", DEFAULT_MODEL))
+        self.model_box.addItems([name for name, _ in STORYLOOM_MODELS])
+        self.model_box.setCurrentText(os.environ.get("STORYLOOM_MODEL") or self.settings.model)
         self.model_box.setMinimumContentsLength(22)
         self.toolbar.addWidget(QLabel(" Model: ", self))
         self.toolbar.addWidget(self.model_box)
+        self.models_action = self._action("Models…", "Ctrl+M", self.open_model_manager)
+        self.settings_action = self._action("Settings…", "Ctrl+,", self.open_settings)
+        self.guidance_edit = QLineEdit(self)
+        self.guidance_edit.setObjectName("guidanceEdit")
+        self.guidance_edit.setPlaceholderText("Guidance: what happens next (optional)")
+        self.guidance_edit.setMinimumWidth(260)
+        self.toolbar.addSeparator()
+        self.guidance_action = self.toolbar.addWidget(self.guidance_edit)
 
         status = self.statusBar()
         self.phase_label = QLabel(self)
         self.speed_label = QLabel(self)
         self.context_label = QLabel(self)
-        for label in (self.phase_label, self.speed_label, self.context_label):
-            status.addPermanentWidget(label)
+        self.context_meter = ContextMeter(self)
+        for widget in (self.phase_label, self.speed_label, self.context_label, self.context_meter):
+            status.addPermanentWidget(widget)
         status.showMessage(f"Storyloom {__version__}", 5000)
 
     def _action(self, text: str, shortcut: str, slot) -> QAction:
@@ -117,6 +191,13 @@ class MainWindow(QMainWindow):
         self.editor.rejectRequested.connect(self.escape)
         self.editor.retryRequested.connect(self.retry)
         self.editor.pendingChanged.connect(lambda _: self._update_actions())
+        self.editor.textChanged.connect(self.meter.schedule)
+        self.editor.cursorPositionChanged.connect(self.meter.schedule)
+        self.guidance_edit.textChanged.connect(self.meter.schedule)
+        self.model_box.currentTextChanged.connect(self._model_text_changed)
+        self.model_box.activated.connect(lambda _: self._check_current_model())
+        self.model_box.lineEdit().editingFinished.connect(self._check_current_model)
+        self.meter.measured.connect(self.context_meter.show_usage)
         c = self.controller
         c.reasoningDelta.connect(self.reasoning.append)
         c.answerDelta.connect(self.editor.append_pending)
@@ -124,23 +205,233 @@ class MainWindow(QMainWindow):
         c.contextPrepared.connect(self._show_context_estimate)
         c.finished.connect(self._show_stats)
         c.failed.connect(self._show_failure)
+        self.connection.statusChanged.connect(self._show_server_status)
+        self.connection.startFailed.connect(self.connection_panel.show_problem)
+        self.connection_panel.retryRequested.connect(self.connection.check)
+        self.connection_panel.startRequested.connect(self._start_ollama)
+        m = self.models
+        m.modelsChanged.connect(self._show_models)
+        m.pullStarted.connect(self._pull_started)
+        m.pullProgress.connect(self.model_offer.show_progress)
+        m.pullFinished.connect(self._pull_finished)
+        m.pullFailed.connect(self._pull_failed)
+        m.pullCancelled.connect(lambda name: self._check_current_model())
+        m.actionFailed.connect(lambda message: self.statusBar().showMessage(message, 10000))
+        self.model_offer.pullRequested.connect(self.models.pull)
+        self.model_offer.cancelRequested.connect(self.models.cancel_pull)
+        self.model_offer.managerRequested.connect(self.open_model_manager)
 
-    # -- the writer's loop ------------------------------------------------------------------
+    # -- start-up, connection and models ----------------------------------------------------
+
+    def start_up(self) -> None:
+        """Check the server, then the models (call once the event loop runs)."""
+        self.connection.check()
+
+    def _show_server_status(self, status: ServerStatus) -> None:
+        self.connection_panel.show_status(
+            status,
+            command=start_command(),
+            install_url=install_url(),
+            can_start=self.connection.can_start_server(),
+        )
+        if status.state.usable:
+            self.models.refresh()
+        else:
+            self.model_offer.hide()  # pulling needs the server first
+
+    def _start_ollama(self) -> None:
+        self.connection_panel.show_starting()
+        self.connection.start_server()
+
+    def _show_models(self, models: list[ModelInfo]) -> None:
+        names = [info.name for info in models]
+        installed = {info.key for info in models}
+        names += [name for name, _ in STORYLOOM_MODELS if model_key(name) not in installed]
+        current = self.model_box.currentText()
+        with QSignalBlocker(self.model_box):
+            self.model_box.clear()
+            self.model_box.addItems(names)
+            self.model_box.setCurrentText(current)
+        self._check_current_model()
+
+    def _check_current_model(self) -> None:
+        """Offer the pull if the chosen model is missing; else warm it up."""
+        status = self.connection.status
+        if self.models.models is None or status is None or not status.state.usable:
+            return
+        model = self.model
+        if self.models.is_pulling(model):
+            self.model_offer.show_pulling(model)
+        elif self.models.installed(model) is not None:
+            self.model_offer.hide()
+            self._warm_up(model)
+        elif not self.models.models:
+            self.model_offer.offer(
+                model,
+                "Ollama is running but has no models yet. Storyloom needs one to continue "
+                f"your story: pull {model} here, no terminal needed.",
+            )
+        else:
+            self.model_offer.offer(model, f"“{model}” is not installed in Ollama yet.")
+
+    def _warm_up(self, model: str) -> None:
+        """Preload the model once per session, so the first continuation is not a cold start."""
+        if model_key(model) in self._warmed:
+            return
+        self._warmed.add(model_key(model))
+        self._preload(model)
+
+    def _pull_started(self, name: str) -> None:
+        self._warmed.discard(model_key(name))  # new weights: warm them up once they are in
+        if model_key(name) == model_key(self.model):
+            self.model_offer.show_pulling(name)
+
+    def _pull_finished(self, name: str) -> None:
+        if model_key(name) != model_key(self.model):
+            return
+        self.model_offer.hide()
+        self._check_current_model()
+        if self._continue_after_pull == model_key(name):
+            self._continue_after_pull = None
+            if not self.editor.has_pending() and not self.controller.phase.is_active:
+                self.continue_story()
+
+    def _pull_failed(self, name: str, message: str) -> None:
+        if model_key(name) == model_key(self.model):
+            self.model_offer.show_failure(name, f"Pulling {name} failed. {message}")
+
+    def open_model_manager(self) -> ModelManagerDialog:
+        if self.model_manager is None:
+            self.model_manager = ModelManagerDialog(self.models, self)
+            self.model_manager.useRequested.connect(self.use_model)
+            self.model_manager.preloadRequested.connect(self._preload)
+        self.model_manager.show()
+        self.model_manager.raise_()
+        return self.model_manager
+
+    def use_model(self, name: str) -> None:
+        self.model_box.setCurrentText(name)
+        self._check_current_model()
+
+    def _preload(self, name: str) -> None:
+        # The num_ctx the continuations will use: another one would make Ollama reload.
+        settings = self._generation_for(name)
+        self.models.preload(name, settings.num_ctx, settings.keep_alive)
+
+    # -- settings -----------------------------------------------------------------------------
 
     @property
     def model(self) -> str:
-        return self.model_box.currentText().strip() or DEFAULT_MODEL
+        return self.model_box.currentText().strip() or self.settings.model
+
+    @property
+    def profile(self) -> Profile:
+        return self.profiles.for_model(self.model)
+
+    @property
+    def generation(self) -> GenerationSettings:
+        """What the next continuation is sent with, from the settings of the current model."""
+        return self._generation_for(self.model)
+
+    @generation.setter
+    def generation(self, value: GenerationSettings) -> None:
+        """Store `value`'s options as the writer's choice for `value.model` (scripts use it)."""
+        profile = self.profiles.for_model(value.model)
+        auto = self.settings.auto_num_ctx(self.models.cached(value.model))
+        chosen = self.settings.options(value.model, profile)
+        keep_alive = None if value.keep_alive is None else str(value.keep_alive)
+        options = ModelOptions(
+            num_ctx=None if chosen.num_ctx is None and value.num_ctx == auto else value.num_ctx,
+            num_predict=value.num_predict,
+            temperature=value.temperature,
+            top_p=value.top_p,
+            top_k=value.top_k,
+            repeat_penalty=value.repeat_penalty,
+            seed=value.seed,
+            keep_alive=keep_alive,
+        )
+        self.settings.set_options(value.model, options, profile)
+        self.meter.schedule()
+
+    def _generation_for(self, model: str) -> GenerationSettings:
+        profile = self.profiles.for_model(model)
+        return self.settings.generation(model, profile, self.models.cached(model))
+
+    def open_settings(self) -> SettingsDialog:
+        model = self.model
+        auto = self.settings.auto_num_ctx(self.models.cached(model))
+        if self.settings_dialog is not None:
+            self.settings_dialog.deleteLater()  # it was made for the model of its time
+        self.settings_dialog = SettingsDialog(self.settings, model, self.profile, auto, self)
+        self.settings_dialog.applied.connect(self._settings_applied)
+        self.settings_dialog.open()
+        return self.settings_dialog
+
+    def _settings_applied(self) -> None:
+        self._apply_editor_settings()
+        if self.settings.host != self._host_setting:
+            self._host_setting = self.settings.host
+            self._switch_host(self.settings.host)
+        self._warmed.discard(model_key(self.model))  # a new num_ctx would reload it anyway
+        self.meter.schedule()
+
+    def _apply_editor_settings(self) -> None:
+        editor = self.settings.editor
+        self.editor.set_writing_font(editor.font_family, editor.font_size)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, editor.theme)
+
+    def _switch_host(self, host: str) -> None:
+        """Talk to another server from now on: a new client, a fresh check and model list."""
+        self.controller.stop()
+        self.models.stop()
+        old = self.backend
+        self.backend = OllamaBackend(host=host or None)
+        self.controller.backend = self.backend
+        self._manager = ModelManager(self.backend.client)
+        self.models.forget()
+        self._warmed.clear()
+        task = asyncio.get_running_loop().create_task(old.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        self.connection.check()
+
+    def _model_text_changed(self, text: str) -> None:
+        if text.strip() and text.strip() != self.settings.model:
+            self.settings.set_model(text)
+        if self._continue_after_pull not in (None, model_key(self.model)):
+            self._continue_after_pull = None  # the writer moved on to another model
+        self.guidance_action.setVisible(self.profile.guided)
+        self.meter.schedule()
+
+    # -- the writer's loop ------------------------------------------------------------------
+
+    def _request(self) -> ContinuationRequest:
+        cursor = self.editor.textCursor()
+        story = self.editor.document().toPlainText()[: cursor.selectionEnd()]
+        profile = self.profile
+        guidance = self.guidance_edit.text().strip() if profile.guided else ""
+        return ContinuationRequest(story, self.generation, guidance or None, profile=profile)
+
+    async def _settle(self, request: ContinuationRequest) -> ContinuationRequest:
+        """Before sending: learn the model's trained context if unknown, for num_ctx."""
+        model = request.settings.model
+        info = await self.models.info(model)
+        settings = self.settings.generation(model, request.profile, info)
+        return replace(request, settings=settings)
+
+    def _measure_context(self) -> ContextUsage:
+        return self.backend.context_usage(self._request())
 
     def continue_story(self) -> None:
         if self.editor.has_pending():
             self.accept()
             return
-        cursor = self.editor.textCursor()
-        story = self.editor.document().toPlainText()[: cursor.selectionEnd()]
+        request = self._request()
         self.editor.begin_pending()
         self.reasoning.begin("Continuation")
-        settings = replace(self.generation, model=self.model)
-        self.controller.start(ContinuationRequest(story, settings))
+        self.controller.start(request)
         self.model_box.setToolTip(self.model)
 
     def accept(self) -> None:
@@ -202,10 +493,21 @@ class MainWindow(QMainWindow):
                 "The model answered without its <reasoning>/<answer> tags; "
                 "its whole reply is shown as prose."
             )
+        self.meter.schedule()  # the calibration has just learnt from Ollama's real count
 
     def _show_failure(self, failure: Failed) -> None:
         self.reasoning.show_notice(failure.message, error=True)
         self.statusBar().showMessage(failure.message, 10000)
+        model = self.controller.request.settings.model if self.controller.request else self.model
+        if failure.kind is FailureKind.MODEL_NOT_FOUND:
+            self._continue_after_pull = model_key(model)
+            self.model_offer.offer(
+                model,
+                f"“{model}” is not installed in Ollama. Pull it, and Storyloom continues your "
+                "story as soon as it is ready.",
+            )
+        elif failure.kind is FailureKind.SERVER_UNREACHABLE:
+            self.connection.check()
 
     def _update_actions(self) -> None:
         pending = self.editor.has_pending()
@@ -216,14 +518,31 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(running)
         self.continue_action.setEnabled(not running)
 
-    async def shutdown(self) -> None:
-        """Stop any stream (closing its connection tells Ollama to stop) and close the client."""
+    # -- closing ------------------------------------------------------------------------------
+
+    def stop_tasks(self) -> None:
+        """Cancel every stream, check and download (cancelling closes their connections)."""
+        self.meter.timer.stop()
+        self._cancel_tasks()
+
+    def _cancel_tasks(self) -> None:
+        # Safe after Qt deleted the closed window: no Qt call unless a stream still runs.
         self.controller.stop()
+        self.connection.stop()
+        self.models.stop()
+
+    async def shutdown(self) -> None:
+        """Stop everything (closing a stream tells Ollama to stop) and close the client."""
+        self._cancel_tasks()
         await self.controller.wait()
+        await self.connection.wait()
+        await self.models.wait()
+        for task in list(self._closing):
+            await task
         await self.backend.aclose()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.controller.stop()
+        self.stop_tasks()
         super().closeEvent(event)
         if event.isAccepted():
             self.closed.emit()

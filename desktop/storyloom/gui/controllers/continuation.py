@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -29,6 +30,8 @@ from storyloom.prompting import AnswerDelta, ReasoningDelta
 
 log = logging.getLogger(__name__)
 
+Settle = Callable[[ContinuationRequest], Awaitable[ContinuationRequest]]
+
 # Half a 60 Hz frame: with the repaint that follows, text is on screen within ~16 ms of
 # arriving (tests/bench P1), while 2,000 tokens/s still cost only ~130 repaints.
 FLUSH_INTERVAL_MS = 8
@@ -42,9 +45,17 @@ class ContinuationController(QObject):
     finished = Signal(object)  # GenerationStats
     failed = Signal(object)  # Failed
 
-    def __init__(self, backend: OllamaBackend, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        backend: OllamaBackend,
+        parent: QObject | None = None,
+        settle: Settle | None = None,
+    ) -> None:
         super().__init__(parent)
         self.backend = backend
+        # Completes a request with what only the server knows (e.g. the model's trained
+        # context for num_ctx) inside the task, so Stop also stops that wait.
+        self.settle = settle
         self.state: Continuation = Continuation()
         self.request: ContinuationRequest | None = None
         self._task: asyncio.Task[None] | None = None
@@ -85,6 +96,8 @@ class ContinuationController(QObject):
 
     async def _run(self, request: ContinuationRequest) -> None:
         try:
+            if self.settle is not None:
+                request = self.request = await self.settle(request)
             async with contextlib.aclosing(self.backend.continue_story(request)) as events:
                 async for event in events:
                     self._apply(event)

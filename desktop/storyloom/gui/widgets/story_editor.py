@@ -59,8 +59,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
+from storyloom.core.settings import DEFAULT_FONT_SIZE
+
 _SERIF_FAMILIES = ["Literata", "Georgia", "Noto Serif", "DejaVu Serif", "Liberation Serif"]
-_POINT_SIZE = 12.5
 _DOCUMENT_MARGIN = 24
 _TINT_ALPHA = 56  # of 255: a wash of the highlight colour, readable on light and dark themes
 _FOREGROUND_WEIGHT = 0.7  # pending text colour: 70 % text colour, 30 % background colour
@@ -82,17 +83,21 @@ class StoryEditor(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        font = QFont()
-        font.setFamilies(_SERIF_FAMILIES)
-        font.setStyleHint(QFont.StyleHint.Serif)
-        font.setPointSizeF(_POINT_SIZE)
-        self.setFont(font)
+        self.set_writing_font("", DEFAULT_FONT_SIZE)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.document().setDocumentMargin(_DOCUMENT_MARGIN)
         self._start: QTextCursor | None = None
         self._end: QTextCursor | None = None
         self._needs_joiner = False
         self._undo_mark: tuple[int, int] | None = None
+
+    def set_writing_font(self, family: str, point_size: float) -> None:
+        """The story's font; an empty `family` means the built-in book serifs."""
+        font = QFont()
+        font.setFamilies([family] if family else _SERIF_FAMILIES)
+        font.setStyleHint(QFont.StyleHint.Serif)
+        font.setPointSizeF(point_size)
+        self.setFont(font)
 
     # -- the pending span ------------------------------------------------------------------------
 

@@ -1,0 +1,23 @@
+"""Where Storyloom keeps the writer's files (platformdirs, so each OS gets its usual place).
+
+Looked up on every call rather than once at import: the tests point XDG_CONFIG_HOME and friends
+at a fresh folder per test, and nothing may ever reach the developer's real settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "Storyloom"
+
+
+def config_dir() -> Path:
+    """Settings (settings.ini) and the writer's own model profiles (profiles.json)."""
+    return platformdirs.user_config_path(APP_NAME, appauthor=False)
+
+
+def data_dir() -> Path:
+    """Files the app writes for itself, e.g. the log of an `ollama serve` it started."""
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
