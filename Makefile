@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 APP_STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
+PACKAGING_STAMP := $(VENV)/.installed-packaging
+BUNDLE := dist/storyloom
 
-.PHONY: run test lint format bench screenshots clean
+.PHONY: run test lint format bench screenshots icons package clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +21,15 @@ $(APP_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable .
 	touch $@
 
-# Everything the tests need: the app, the pipeline extra and the dev tools.
+# Everything the tests need: the app, the pipeline extra, the dev tools and PyInstaller
+# (tests/integration/test_bundle.py builds the bundle).
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable ".[dev,pipeline]" "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet --editable ".[dev,pipeline,packaging]" "$(TORCH_PIN)"
+	touch $@ $(APP_STAMP) $(PACKAGING_STAMP)
+
+# The app and PyInstaller, without the pipeline's ML stack: what `make package` needs.
+$(PACKAGING_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable ".[packaging]"
 	touch $@ $(APP_STAMP)
 
 run: $(APP_STAMP)
@@ -45,6 +53,18 @@ bench: $(DEV_STAMP)
 # The real window under a virtual X server (Debian: apt-get install xvfb xauth).
 screenshots: $(DEV_STAMP)
 	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python packaging/screenshots.py
+
+# Re-render the committed icon PNGs after editing resources/icons/*.svg.
+icons: $(APP_STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/app_icons.py
+
+# The one-folder app for this OS (Linux here) in dist/storyloom, then its self-test. The same
+# spec builds dist/Storyloom.app on macOS and dist/storyloom/storyloom.exe on Windows.
+package: $(PACKAGING_STAMP)
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN \
+		--distpath dist --workpath build/pyinstaller packaging/pyinstaller/storyloom.spec
+	$(BUNDLE)/storyloom --self-test
+	@du -sh $(BUNDLE)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

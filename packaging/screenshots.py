@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from storyloom.core.backend import OllamaBackend  # noqa: E402
+from storyloom.core.settings import AppSettings, MemoryStore  # noqa: E402
 from storyloom.gui.app import create_application  # noqa: E402
 from storyloom.gui.event_loop import StoryloomEventLoop  # noqa: E402
 from storyloom.gui.main_window import MainWindow  # noqa: E402
@@ -71,7 +72,10 @@ def main() -> int:
     server.set_script(Script(chunks, delay=0.004))
     server.start()
     try:
-        window = MainWindow(OllamaBackend(ollama.AsyncClient(host=server.url)))
+        # In-memory settings: taking a screenshot must not change the developer's own settings.
+        window = MainWindow(
+            OllamaBackend(ollama.AsyncClient(host=server.url)), settings=AppSettings(MemoryStore())
+        )
         window.generation = replace(window.generation, num_ctx=16384)
         window.resize(1280, 800)
         window.model_box.setCurrentText("molbal/cra-v1-7b")

@@ -1,4 +1,4 @@
-"""`storyloom` / `python -m storyloom`: start the desktop app."""
+"""`storyloom` / `python -m storyloom`: start the desktop app (or check an installed copy)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,22 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     parser = argparse.ArgumentParser(prog="storyloom", description="Storyloom, a writing tool.")
     parser.add_argument("--version", action="version", version=f"storyloom {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="start offscreen, check the window, the prompt format and the settings store, "
+        "print one line per check and exit (0 when all pass); needs no display and no Ollama",
+    )
     # Qt consumes its own options (-platform, -style, …); keep them for QApplication.
-    _, qt_args = parser.parse_known_args(argv[1:])
+    args, qt_args = parser.parse_known_args(argv[1:])
 
-    from storyloom.gui.app import run  # Qt is imported only once we know we start the GUI
+    # Qt is imported only once we know we start the GUI (--version and --help need none).
+    if args.self_test:
+        from storyloom.gui import self_test
+
+        return self_test.main([argv[0], *qt_args])
+
+    from storyloom.gui.app import run
 
     return run([argv[0], *qt_args])
 

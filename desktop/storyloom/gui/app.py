@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from PySide6.QtWidgets import QApplication
 
 from storyloom import APP_ID, __version__
-from storyloom.core.backend import OllamaBackend
 from storyloom.gui.event_loop import StoryloomEventLoop
 from storyloom.gui.gc_guard import MainThreadGarbageCollector
 from storyloom.gui.main_window import MainWindow
@@ -35,13 +34,13 @@ async def _run_window(app: QApplication) -> None:
     collector.start()
     done = asyncio.Event()
     app.aboutToQuit.connect(done.set)  # a quit from elsewhere (e.g. the session ending)
-    backend = OllamaBackend()  # one client for the app's lifetime; honours OLLAMA_HOST
-    window = MainWindow(backend)
+    window = MainWindow()  # one client for the app's lifetime: the configured host or OLLAMA_HOST
     window.closed.connect(done.set)
     window.show()
+    window.start_up()  # check Ollama, list the models, offer what is missing
     await done.wait()
     if app.closingDown():  # Qt's loop is gone: cancel what runs, the OS closes the sockets
-        window.controller.stop()
+        window.stop_tasks()
     else:
         await window.shutdown()
     collector.stop()
