@@ -86,8 +86,20 @@ def test_a_window_that_never_shows_fails_at_the_deadline(qapp, monkeypatch, caps
     assert "self-test: FAIL main window: not shown within 0 s" in lines(capsys)
 
 
-def test_loading_an_ml_library_fails_the_self_test(qapp, monkeypatch, capsys) -> None:
+def test_ml_libraries_loaded_before_the_app_started_are_not_its_doing(qapp, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    assert self_test.run_self_test(["storyloom"]) == 0
+
+
+def test_loading_an_ml_library_fails_the_self_test(qapp, monkeypatch, capsys) -> None:
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    real_check = self_test.check_settings_store
+
+    def check_that_loads_torch() -> str:  # as if starting the app pulled torch in
+        monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+        return real_check()
+
+    monkeypatch.setattr(self_test, "check_settings_store", check_that_loads_torch)
     assert self_test.run_self_test(["storyloom"]) == 1
     assert lines(capsys)[-1] == "self-test: FAILED: no ML libraries loaded"
 
