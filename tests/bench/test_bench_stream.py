@@ -28,6 +28,7 @@ from storyloom.core.backend import OllamaBackend
 from storyloom.core.profiles import ProfileTable, load_profiles
 from storyloom.core.session import Phase
 from storyloom.gui.event_loop import StoryloomEventLoop
+from storyloom.gui.gc_guard import MainThreadGarbageCollector
 from storyloom.gui.main_window import MainWindow
 from storyloom.prompting import AnswerDelta
 
@@ -109,6 +110,8 @@ def test_stream_4000_tokens_into_the_window(qapp) -> None:
     window.editor.setPlainText("It was a dark and stormy night.")
     window.editor.moveCursor(QTextCursor.MoveOperation.End)
     window.show()
+    collector = MainThreadGarbageCollector()  # as storyloom.gui.app runs the window
+    collector.start()
     clock = PaintClock()
     window.editor.viewport().installEventFilter(clock)
 
@@ -140,6 +143,7 @@ def test_stream_4000_tokens_into_the_window(qapp) -> None:
         with asyncio.Runner(loop_factory=lambda: StoryloomEventLoop(qapp)) as runner:
             elapsed = runner.run(scenario())
     finally:
+        collector.stop()
         server.communicate(timeout=10)
         window.close()
 

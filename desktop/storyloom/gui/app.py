@@ -30,13 +30,13 @@ async def _run_window(app: QApplication) -> None:
     event loop: cancelling the stream closes its connection and tells Ollama to stop.
     """
     app.setQuitOnLastWindowClosed(False)
-    collector = MainThreadGarbageCollector(app)
-    collector.start()
     done = asyncio.Event()
     app.aboutToQuit.connect(done.set)  # a quit from elsewhere (e.g. the session ending)
     window = MainWindow()  # one client for the app's lifetime: the configured host or OLLAMA_HOST
     window.closed.connect(done.set)
     window.show()
+    collector = MainThreadGarbageCollector(app)
+    collector.start()  # after start-up, so what start-up built is frozen out of collections
     window.start_up()  # check Ollama, list the models, offer what is missing
     await done.wait()
     if app.closingDown():  # Qt's loop is gone: cancel what runs, the OS closes the sockets
