@@ -172,7 +172,10 @@ def test_committed_pngs_are_rendered_from_the_svg(qapp: QApplication, size: int)
     icons = load_app_icons()
     fresh = QImage.fromData(icons.render_png(icons.SVG, size))
     committed = QImage.fromData(icons.png_path(size).read_bytes())
-    fresh_bytes = fresh.convertToFormat(QImage.Format.Format_RGBA8888).constBits().tobytes()
+    # Keep each converted image alive while its bits are read: constBits() of a temporary
+    # QImage points into freed memory.
+    fresh_rgba = fresh.convertToFormat(QImage.Format.Format_RGBA8888)
+    fresh_bytes = fresh_rgba.constBits().tobytes()
     committed_rgba = committed.convertToFormat(QImage.Format.Format_RGBA8888)
     committed_bytes = committed_rgba.constBits().tobytes()
     assert len(fresh_bytes) == len(committed_bytes) == size * size * 4
