@@ -322,8 +322,9 @@ def run(call: Call, turn: Turn, *, extra_tokens: int = 0) -> None:
     try:
         _produce(call, turn, script, plan, stream, record, tokens, evaluated)
     except ClientGone:
-        record.outcome = "disconnected"
-        fake.record_disconnect(call.request.path, turn.sent_model, record.lines_sent)
+        if record.outcome != "error":  # a client that leaves after reading the error line
+            record.outcome = "disconnected"  # did not cut the generation short
+            fake.record_disconnect(call.request.path, turn.sent_model, record.lines_sent)
         raise
     except ServerStopping:
         record.outcome = "stopped"

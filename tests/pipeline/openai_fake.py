@@ -75,6 +75,7 @@ class FakeOpenAI:
         self.port = port
         self.requests = 0
         self.served = 0  # 200 replies fully written
+        self.in_flight = 0  # requests being answered right now
         self.injected: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()  # by sha256 of the prompt
         self.auth_seen: set[str] = set()
@@ -154,6 +155,15 @@ class FakeOpenAI:
         self, method: str, path: str, headers: dict[str, str], body: bytes, writer
     ) -> bool:
         """Answer one request; False closes the connection."""
+        self.in_flight += 1
+        try:
+            return await self._answer(method, path, headers, body, writer)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, writer
+    ) -> bool:
         self.requests += 1
         auth = headers.get("authorization", "")
         self.auth_seen.add(auth)

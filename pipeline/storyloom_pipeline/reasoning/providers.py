@@ -1,7 +1,7 @@
 """Teacher providers: one prompt in, one completion (text, tokens, cost) out.
 
 Two kinds: any OpenAI-compatible `/chat/completions` endpoint (OpenRouter by default, with its
-provider-routing options passed through) over async httpx, and Ollama through the `ollama`
+provider-routing options passed through) over aiohttp, and Ollama through the `ollama`
 client. A provider does one request per call and raises `ProviderError` saying whether the
 request may be retried; retrying is the runner's job (tenacity), not the provider's.
 
@@ -16,10 +16,12 @@ import email.utils
 import json
 import os
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
@@ -127,11 +129,12 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _environment_proxy(url: httpx.URL) -> str | None:
+def _environment_proxy(url: str) -> str | None:
     """The proxy the environment names for `url` (HTTPS_PROXY etc., NO_PROXY honoured)."""
-    if urllib.request.proxy_bypass(url.host):
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return urllib.request.getproxies().get(url.scheme)
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 @dataclass
@@ -146,22 +149,17 @@ class OpenAICompatibleProvider:
     routing: dict[str, Any] | None = None  # OpenRouter's `provider` object
     options: dict[str, Any] = field(default_factory=dict)  # temperature, max_tokens, ...
     prices: Prices | None = None
-    _transports: list[httpx.AsyncHTTPTransport] = field(
-        default_factory=list, init=False, repr=False
-    )
-    _in_flight: list[int] = field(default_factory=list, init=False, repr=False)
+    _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
-    # Requests go straight to httpx's transport (httpcore's connection pool), not through
-    # `httpx.AsyncClient`: the client's per-request layers (URL merging, auth and redirect
-    # flows, cookie extraction, event hooks) cost about half a millisecond of CPU per request
-    # and this provider needs none of them. And httpcore's pool checks every connection it
-    # holds each time it assigns a request, which costs milliseconds per request at 64
-    # connections; so each transport holds one connection and a request takes the least busy.
-    _POOL_SIZE = 1
+    # aiohttp rather than httpx: httpx/httpcore's own work per request (about 1.2-1.5 ms of
+    # CPU) kept bench P4 above its target. One session, one pool of `concurrency` keep-alive
+    # connections. The environment's proxy is looked up once here rather than through
+    # `trust_env=True`, which would cost two thread-pool round trips per request (a ~/.netrc
+    # read and the proxy lookup), and whose netrc credentials would clash with the
+    # Authorization header.
 
-    def _setup(self) -> None:
-        url = httpx.URL(self.base_url.rstrip("/") + "/chat/completions")
-        self._url = url
+    def _open(self) -> aiohttp.ClientSession:
+        self._url = self.base_url.rstrip("/") + "/chat/completions"
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -170,23 +168,12 @@ class OpenAICompatibleProvider:
         }
         if self.api_key:
             self._headers["Authorization"] = f"Bearer {self.api_key.reveal()}"
-        # What AsyncClient(timeout=...) would put on every request; without it, no timeout.
-        self._extensions = {"timeout": httpx.Timeout(self.timeout).as_dict()}
-        pools = max(1, -(-self.concurrency // self._POOL_SIZE))
-        size = -(-self.concurrency // pools)
-        # One TLS context for all pools: each would otherwise load the CA bundle again
-        # (about 50 ms of CPU apiece).
-        ssl_context = httpx.create_ssl_context()
-        proxy = _environment_proxy(url)  # HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as AsyncClient does
-        for _ in range(pools):
-            self._transports.append(
-                httpx.AsyncHTTPTransport(
-                    verify=ssl_context,
-                    limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                    proxy=proxy,
-                )
-            )
-            self._in_flight.append(0)
+        self._timeout = aiohttp.ClientTimeout(total=self.timeout)
+        self._proxy = _environment_proxy(self._url)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=max(1, self.concurrency))
+        )
+        return self._session
 
     def _body(self, prompt: str) -> bytes:
         body: dict[str, Any] = {
@@ -201,42 +188,38 @@ class OpenAICompatibleProvider:
         return json.dumps(body, ensure_ascii=False).encode()
 
     async def complete(self, prompt: str) -> Completion:
-        if not self._transports:
-            self._setup()
-        index = min(range(len(self._transports)), key=self._in_flight.__getitem__)
-        request = httpx.Request(
-            "POST",
-            self._url,
-            headers=self._headers,
-            content=self._body(prompt),
-            extensions=self._extensions,
-        )
-        self._in_flight[index] += 1
+        session = self._session or self._open()
         try:
-            response = await self._transports[index].handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()  # hands the connection back to the pool
-        except httpx.TimeoutException as exc:
+            async with session.post(
+                self._url,
+                data=self._body(prompt),
+                headers=self._headers,
+                timeout=self._timeout,
+                proxy=self._proxy,
+            ) as response:
+                status = response.status
+                content = await response.read()
+                retry_after = response.headers.get("Retry-After")
+        except TimeoutError as exc:  # asyncio.TimeoutError, aiohttp's timeouts included
             raise ProviderError(f"timed out after {self.timeout:g}s", retryable=True) from exc
-        except httpx.TransportError as exc:
+        except aiohttp.InvalidURL as exc:
+            message = redact(f"{type(exc).__name__}: {exc}", self.api_key)
+            raise ProviderError(message, retryable=False) from exc
+        except aiohttp.ClientError as exc:  # dropped connections, broken replies
             message = redact(f"{type(exc).__name__}: {exc}", self.api_key)
             raise ProviderError(message, retryable=True) from exc
-        finally:
-            self._in_flight[index] -= 1
-        if response.status_code != 200:
-            detail = redact(response.text[:300], self.api_key)
+        if status != 200:
+            detail = redact(content.decode("utf-8", "replace")[:300], self.api_key)
             raise ProviderError(
-                f"HTTP {response.status_code}: {detail}",
-                retryable=response.status_code in RETRYABLE_STATUS,
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                f"HTTP {status}: {detail}",
+                retryable=status in RETRYABLE_STATUS,
+                retry_after=parse_retry_after(retry_after),
             )
-        return self._completion(response)
+        return self._completion(content)
 
-    def _completion(self, response: httpx.Response) -> Completion:
+    def _completion(self, content: bytes) -> Completion:
         try:
-            data = response.json()
+            data = json.loads(content)
             if "error" in data:  # OpenRouter reports some upstream failures under HTTP 200
                 error = data["error"]
                 code = error.get("code") if isinstance(error, dict) else None
@@ -262,10 +245,9 @@ class OpenAICompatibleProvider:
         )
 
     async def aclose(self) -> None:
-        for transport in self._transports:
-            await transport.aclose()
-        self._transports.clear()
-        self._in_flight.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 @dataclass
