@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
 from storyloom_pipeline.books import read_book
@@ -23,6 +22,7 @@ from storyloom_pipeline.books.gutendex import (
     gutendex_books,
 )
 from storyloom_pipeline.cli import main
+from storyloom_pipeline.retry_after import parse_retry_after
 
 
 def pg_file(title: str, number: int) -> bytes:
@@ -228,11 +228,13 @@ def test_a_page_that_is_not_json_is_an_error_and_is_not_cached(
     assert gutendex.hits["/books"] == 2
 
 
-def test_retry_after_as_an_http_date() -> None:
+def test_retry_after_as_seconds_or_an_http_date() -> None:
     later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
-    wait = GutendexClient._retry_after(httpx.Response(503, headers={"Retry-After": later}))
+    wait = parse_retry_after(later)
     assert wait is not None and 25 < wait <= 30
-    assert GutendexClient._retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
 
 
 def test_books_command_from_gutendex_resumes_without_fetching(

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ from storyloom_pipeline import __version__
 from storyloom_pipeline.books.load import book_from_bytes
 from storyloom_pipeline.books.model import Book
 from storyloom_pipeline.books.store import PendingBooks
+from storyloom_pipeline.retry_after import parse_retry_after
 
 DEFAULT_URL = "https://gutendex.com"
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -198,7 +198,7 @@ class GutendexClient:
                         raise GutendexError(f"{url}: HTTP {response.status_code}")
                     return response
                 problem = f"HTTP {response.status_code}"
-                retry_after = self._retry_after(response)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 wait = self._backoff(attempt) if retry_after is None else retry_after
             if attempt < self.retries:
                 time.sleep(min(wait, self.max_wait))
@@ -212,20 +212,6 @@ class GutendexClient:
 
     def _backoff(self, attempt: int) -> float:
         return self.backoff * 2**attempt
-
-    @staticmethod
-    def _retry_after(response: httpx.Response) -> float | None:
-        """Seconds to wait from a `Retry-After` header: a number or an HTTP date."""
-        value = response.headers.get("Retry-After", "")
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
 
 
 def gutendex_books(

@@ -12,10 +12,8 @@ produces passes through `redact`, so a key cannot reach a log, the journal or th
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
-import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -23,6 +21,8 @@ from typing import Any, Protocol
 
 import aiohttp
 import httpx
+
+from storyloom_pipeline.retry_after import parse_retry_after
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 DEFAULT_MODEL = "deepseek/deepseek-chat"
@@ -111,22 +111,6 @@ def redact(text: str, *secrets: Secret | None) -> str:
         if secret:
             text = text.replace(secret.reveal(), _MASK)
     return text
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds (a fraction allowed) or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _environment_proxy(url: str) -> str | None:
