@@ -12,7 +12,7 @@ import asyncio
 import enum
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ from storyloom.core.context_window import (
     cut_context,
     prompt_overhead,
 )
+from storyloom.core.echo import EchoTrimmer
 from storyloom.core.options import DEFAULT_NUM_PREDICT
 from storyloom.core.profiles import CRA_PROFILE, Profile
 from storyloom.core.request_format import (
@@ -42,6 +43,9 @@ from storyloom.prompting import (
     Malformation,
     ReasoningDelta,
     ResponseParser,
+)
+from storyloom.prompting import (
+    Event as ParserEvent,
 )
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -196,6 +200,8 @@ class OllamaBackend:
         profile = request.profile
         parser = ResponseParser(profile.scheme)
         parser.feed(request.prefill)  # the model continues from inside the prefilled turn
+        # cra models sometimes begin the answer by repeating the end of the story: drop that.
+        echo = EchoTrimmer(prepared.cut.text)
         final: dict[str, Any] | None = None
         try:
             async with aclosing(self._stream(request, prepared)) as chunks:
@@ -208,16 +214,16 @@ class OllamaBackend:
                     thinking, content = chunk_text(chunk)
                     if thinking:
                         yield ReasoningDelta(thinking)
-                    for event in parser.feed(content):
+                    for event in _without_echo(echo, parser.feed(content)):
                         yield event
         except _Overflow:
             raise
         except _Failure as failure:
-            for event in parser.close():
+            for event in _without_echo(echo, parser.close(), final=True):
                 yield event
             yield failure.event
             return
-        for event in parser.close():
+        for event in _without_echo(echo, parser.close(), final=True):
             yield event
         if final is None:
             # The server closed the stream without its final chunk and without an error line.
@@ -325,6 +331,21 @@ class OllamaBackend:
             # Closing the generator closes the HTTP response and its connection: this is what
             # tells Ollama to stop generating (on cancel, stall, or an early return).
             await stream.aclose()
+
+
+def _without_echo(
+    echo: EchoTrimmer, events: Iterable[ParserEvent], *, final: bool = False
+) -> Iterator[ParserEvent]:
+    """The parser's events with the answer passed through the echo trimmer (which may hold a
+    few words back until it knows they do not repeat the story)."""
+    for event in events:
+        if isinstance(event, AnswerDelta):
+            if text := echo.feed(event.text):
+                yield AnswerDelta(text)
+        else:
+            yield event
+    if final and (text := echo.close()):
+        yield AnswerDelta(text)
 
 
 class _Failure(Exception):

@@ -206,3 +206,13 @@ def test_calibration_learns_from_the_final_chunk(fake_ollama: FakeOllama) -> Non
     backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
     asyncio.run(collect(backend, request()))
     assert backend.calibration.for_model("smol").calibrated
+
+
+def test_an_answer_that_repeats_the_end_of_the_story_is_trimmed(fake_ollama: FakeOllama) -> None:
+    # cra models sometimes start by echoing the last lines, here re-wrapped and with a curly quote
+    echo = "Maren  rowed out\nto it at dusk. "
+    reply = tagged_reply(REASONING, echo + "She tied the boat to the ring.")
+    fake_ollama.set_script(Script(straddling_chunks(reply, glue=True)))
+    events = run(fake_ollama, request())
+    assert text_of(events, AnswerDelta) == "She tied the boat to the ring."
+    assert text_of(events, ReasoningDelta) == REASONING
