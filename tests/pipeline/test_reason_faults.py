@@ -155,7 +155,7 @@ def test_ollama_provider_with_faults(fake_ollama: FakeOllama, tmp_path: Path) ->
     assert {r.served_model for r in results} == {"smol"}
 
 
-SECRET = "sk-or-v1-THIS-KEY-MUST-NEVER-LEAK-0123456789"
+SECRET = "fake-teacher-key-THIS-MUST-NEVER-LEAK-0123456789"  # a dummy, not a real key format
 
 
 def test_the_api_key_never_appears_in_any_output(
