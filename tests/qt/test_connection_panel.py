@@ -7,9 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 
 import pytest
 from PySide6.QtCore import Qt
@@ -21,6 +19,7 @@ from storyloom.gui.main_window import MainWindow
 from storyloom.gui.settings_store import open_settings
 
 from fake_ollama import running_fake_ollama
+from fake_ollama.stand_ins import not_ollama_server
 from loop_helpers import until
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="the fake ollama is a POSIX script")
@@ -143,26 +142,10 @@ def test_start_ollama_spawns_ollama_serve_and_waits_for_it(
     assert log.read_text() == f"Listening on {host}\n"
 
 
-class _Impostor(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<h1>Welcome to nginx!</h1>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def impostor() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Impostor)
-    Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with not_ollama_server() as url:
+        yield url
 
 
 def test_another_program_on_the_port_is_named_as_such(qtbot, run_async, impostor: str) -> None:

@@ -21,10 +21,10 @@ from storyloom.gui.widgets.pull_progress import BAR_STEPS
 from storyloom.prompting import STOP_STRINGS, continuation_messages, render_chatml
 
 from fake_ollama import FakeOllama, Script, running_fake_ollama, straddling_chunks, tagged_reply
+from fake_ollama.stand_ins import CRA_7B, add_cra_7b
 from loop_helpers import until
 
-CRA = "molbal/cra-v1-7b"
-CRA_SIZE = 4_683_087_332
+CRA = CRA_7B
 GIB = 1024**3
 STORY = "The lighthouse had been dark for eleven years.\n\nMaren rowed out to it at dusk."
 REASONING = "Maren is afraid, but she has come too far to turn back."
@@ -33,16 +33,7 @@ ANSWER = "She tied the boat to the iron ring and climbed."
 
 def publish_cra(server: FakeOllama) -> None:
     """molbal/cra-v1-7b as the registry has it: pullable, not installed."""
-    server.add_model(
-        CRA,
-        family="qwen2",
-        parameter_size="7.6B",
-        quantization_level="Q4_K_M",
-        context_length=32768,
-        embedding_length=3584,
-        size=CRA_SIZE,
-        installed=False,
-    )
+    add_cra_7b(server, installed=False)
     server.set_script(Script(straddling_chunks(tagged_reply(REASONING, ANSWER), glue=True)))
 
 

@@ -16,6 +16,7 @@ from storyloom.gui.settings_store import open_settings
 from storyloom.gui.widgets.pull_progress import BAR_STEPS
 
 from fake_ollama import FakeOllama
+from fake_ollama.stand_ins import add_cra_7b
 from loop_helpers import until
 
 CRA = "molbal/cra-v1-7b"
@@ -25,17 +26,8 @@ GIB = 1024**3
 
 @pytest.fixture
 def window(qtbot, run_async, fake_ollama: FakeOllama) -> MainWindow:
-    for name, installed in ((CRA, True), (GUIDED, False)):
-        fake_ollama.add_model(
-            name,
-            family="qwen2",
-            parameter_size="7.6B",
-            quantization_level="Q4_K_M",
-            context_length=32768,
-            embedding_length=3584,
-            size=4_683_087_332,
-            installed=installed,
-        )
+    add_cra_7b(fake_ollama, CRA)
+    add_cra_7b(fake_ollama, GUIDED, installed=False)
     settings = AppSettings(open_settings().store, total_memory=lambda: 16 * GIB)
     settings.set_host(fake_ollama.url)
     win = MainWindow(settings=settings)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -26,6 +24,7 @@ from storyloom.core.connection import (
 )
 
 from fake_ollama import FakeOllama, running_fake_ollama
+from fake_ollama.stand_ins import not_ollama_server
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="the fake ollama is a POSIX script")
 
@@ -64,27 +63,10 @@ def test_nothing_listening() -> None:
     assert status.message == "Ollama is not running at http://127.0.0.1:9."
 
 
-class _NotOllama(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<html><body>It works!</body></html>"
-        self.send_response(404)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def web_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotOllama)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with not_ollama_server(status=404) as url:
+        yield url
 
 
 def test_another_web_server_on_the_port_is_not_ollama(web_server: str) -> None:

@@ -23,23 +23,10 @@ from storyloom.core.models import (
 )
 
 from fake_ollama import FakeOllama, running_fake_ollama
+from fake_ollama.stand_ins import CRA_7B, CRA_7B_SIZE, add_cra_7b
 
 T = TypeVar("T")
-CRA = "molbal/cra-v1-7b"
-CRA_SIZE = 4_683_087_332
-
-
-def add_cra(server: FakeOllama, *, installed: bool = True) -> None:
-    server.add_model(
-        CRA,
-        family="qwen2",
-        parameter_size="7.6B",
-        quantization_level="Q4_K_M",
-        context_length=32768,
-        embedding_length=3584,
-        size=CRA_SIZE,
-        installed=installed,
-    )
+CRA, CRA_SIZE = CRA_7B, CRA_7B_SIZE
 
 
 def run(server_url: str, use: Callable[[ModelManager], Awaitable[T]]) -> T:
@@ -60,7 +47,7 @@ def test_model_key_is_how_ollama_compares_names() -> None:
 
 
 def test_list_combines_tags_show_and_ps(fake_ollama: FakeOllama) -> None:
-    add_cra(fake_ollama)
+    add_cra_7b(fake_ollama)
     models = run(fake_ollama.url, lambda m: m.list_models())
     assert [m.name for m in models] == [f"{CRA}:latest", "smol:latest"]  # newest first
     cra, smol = models
@@ -114,7 +101,7 @@ def test_info_of_one_model_and_of_a_missing_one(fake_ollama: FakeOllama) -> None
 
 
 def test_pull_reports_bytes_percent_and_ends_at_one_hundred(fake_ollama: FakeOllama) -> None:
-    add_cra(fake_ollama, installed=False)
+    add_cra_7b(fake_ollama, installed=False)
 
     async def scenario(manager: ModelManager) -> list[PullProgress]:
         return [step async for step in manager.pull(CRA)]
@@ -144,7 +131,7 @@ def test_pull_reports_bytes_percent_and_ends_at_one_hundred(fake_ollama: FakeOll
 
 
 def test_cancelling_a_pull_closes_its_connection(fake_ollama: FakeOllama) -> None:
-    add_cra(fake_ollama, installed=False)
+    add_cra_7b(fake_ollama, installed=False)
     fake_ollama.progress_delay = 0.05
 
     async def scenario(manager: ModelManager) -> int:
@@ -191,7 +178,7 @@ def test_pulling_offline_says_the_library_is_unreachable() -> None:
 
 
 def test_delete(fake_ollama: FakeOllama) -> None:
-    add_cra(fake_ollama)
+    add_cra_7b(fake_ollama)
     run(fake_ollama.url, lambda m: m.delete(CRA))
     assert json.loads(fake_ollama.requests_to("/api/delete")[-1].body) == {"model": CRA}
     assert fake_ollama.model(CRA) is None
