@@ -21,3 +21,15 @@ def config_dir() -> Path:
 def data_dir() -> Path:
     """Files the app writes for itself, e.g. the log of an `ollama serve` it started."""
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+SIDECAR_SUFFIX = ".storyloom"
+
+
+def sidecar_dir(manuscript: Path) -> Path:
+    """The folder beside a manuscript that holds what Storyloom keeps for it (takes, backups).
+
+    `story.md` -> `story.md.storyloom/`. Never inside the prose file: the manuscript stays plain
+    text that any editor can open. Not created here; writers of the folder create it.
+    """
+    return manuscript.with_name(manuscript.name + SIDECAR_SUFFIX)
