@@ -77,9 +77,8 @@ def _package_file(spec: str) -> ModelSource:
         raise ModelSourceError(f"expected package:<module>/<file>, got package:{spec}")
     found = importlib.util.find_spec(module)
     if found is None or not found.submodule_search_locations:
-        raise ModelSourceError(
-            f"the Python package {module!r} is not installed (pip install {module.replace('_', '-')})"
-        )
+        hint = module.replace("_", "-")
+        raise ModelSourceError(f"the Python package {module!r} is not installed ({hint})")
     folder = Path(next(iter(found.submodule_search_locations)))
     if not (folder / name).is_file():
         raise ModelSourceError(f"{name} not found in the package {module} ({folder})")
