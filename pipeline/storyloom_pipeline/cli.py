@@ -214,6 +214,30 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     return 0 if report.rows_per_split else 1
 
 
+def _cmd_modelfile(args: argparse.Namespace) -> int:
+    """Render the Ollama Modelfiles of the recipes (TEMPLATE, SYSTEM and stop strings from
+    storyloom.prompting; num_ctx and sampling from the recipe) into modelfiles/. --check writes
+    nothing and fails when a committed Modelfile is stale, missing or made by no recipe."""
+    from storyloom_pipeline.modelfile import ModelfileError, write_modelfiles
+    from storyloom_pipeline.recipe import RecipeError
+
+    recipes = [Path(path) for path in args.recipes] or None
+    out = Path(args.out) if args.out else None
+    try:
+        report = write_modelfiles(recipes, out_dir=out, check=args.check)
+    except (RecipeError, ModelfileError, OSError) as exc:
+        raise SystemExit(f"storyloom-pipeline modelfile: {exc}") from exc
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    if report.problems:
+        print("run `storyloom-pipeline modelfile` and commit the result", file=sys.stderr)
+        return 1
+    for path in report.written:
+        print(f"wrote {path}", file=sys.stderr)
+    print(f"{len(report.unchanged)} Modelfiles already up to date", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storyloom-pipeline",
@@ -240,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chunks_parser(commands)
     _add_reason_parser(commands)
     _add_dataset_parser(commands)
+    _add_modelfile_parser(commands)
     return parser
 
 
@@ -405,6 +430,22 @@ def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
     )
     dataset.add_argument("--public", action="store_true", help="make the hub repo public")
     dataset.set_defaults(func=_cmd_dataset)
+
+
+def _add_modelfile_parser(commands: argparse._SubParsersAction) -> None:
+    modelfile = commands.add_parser(
+        "modelfile",
+        help="render the recipes' Ollama Modelfiles",
+        description=_cmd_modelfile.__doc__,
+    )
+    modelfile.add_argument(
+        "recipes", nargs="*", metavar="RECIPE", help="recipe files (default: pipeline/recipes/*)"
+    )
+    modelfile.add_argument("--out", metavar="DIR", help="folder for them (default: modelfiles)")
+    modelfile.add_argument(
+        "--check", action="store_true", help="write nothing; fail if a Modelfile is not current"
+    )
+    modelfile.set_defaults(func=_cmd_modelfile)
 
 
 def main(argv: list[str] | None = None) -> int:
