@@ -238,6 +238,45 @@ def _cmd_modelfile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    """Create an Ollama model from a Modelfile through the Ollama server (OLLAMA_HOST or
+    --host): each GGUF is uploaded once as a blob (skipped when the server has it), the model is
+    created from the Modelfile's fields, optionally quantized, and with --push sent to
+    ollama.com. --hf-repo also uploads the GGUFs with a model card to the Hugging Face Hub."""
+    from storyloom_pipeline.publish import PublishError, TqdmProgress, make_client, publish
+
+    modelfile = Path(args.modelfile)
+    try:
+        result = publish(
+            modelfile,
+            args.name,
+            quantize=args.quantize,
+            push=args.push,
+            client=make_client(args.host),
+            progress=TqdmProgress(),
+        )
+    except PublishError as exc:
+        raise SystemExit(f"storyloom-pipeline publish: {exc}") from exc
+    uploaded = sum(blob.uploaded for blob in result.blobs)
+    print(
+        f"created {result.model} ({uploaded} of {len(result.blobs)} files uploaded)",
+        file=sys.stderr,
+    )
+    if result.url:
+        print(f"pushed: {result.url}", file=sys.stderr)
+    if args.hf_repo:
+        from storyloom_pipeline.publish.hub import HubError, upload_to_hub
+
+        try:
+            url = upload_to_hub(
+                modelfile, args.hf_repo, private=not args.hf_public, ollama_name=result.model
+            )
+        except HubError as exc:
+            raise SystemExit(f"storyloom-pipeline publish: {exc}") from exc
+        print(f"uploaded to the Hugging Face Hub: {url}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storyloom-pipeline",
@@ -265,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reason_parser(commands)
     _add_dataset_parser(commands)
     _add_modelfile_parser(commands)
+    _add_publish_parser(commands)
     return parser
 
 
@@ -446,6 +486,22 @@ def _add_modelfile_parser(commands: argparse._SubParsersAction) -> None:
         "--check", action="store_true", help="write nothing; fail if a Modelfile is not current"
     )
     modelfile.set_defaults(func=_cmd_modelfile)
+
+
+def _add_publish_parser(commands: argparse._SubParsersAction) -> None:
+    publish = commands.add_parser(
+        "publish", help="create (and push) an Ollama model", description=_cmd_publish.__doc__
+    )
+    publish.add_argument(
+        "modelfile", metavar="MODELFILE", help="e.g. modelfiles/cra-v1-7b.Modelfile"
+    )
+    publish.add_argument("--name", required=True, help="user/model[:tag], e.g. molbal/cra-v1-7b")
+    publish.add_argument("--quantize", help="q4_K_M, q4_K_S or q8_0 (FROM an F16/BF16/F32 GGUF)")
+    publish.add_argument("--push", action="store_true", help="push the model to ollama.com")
+    publish.add_argument("--host", help="the Ollama server (default: OLLAMA_HOST or localhost)")
+    publish.add_argument("--hf-repo", metavar="REPO", help="also upload the GGUFs to this HF repo")
+    publish.add_argument("--hf-public", action="store_true", help="make the HF repo public")
+    publish.set_defaults(func=_cmd_publish)
 
 
 def main(argv: list[str] | None = None) -> int:
