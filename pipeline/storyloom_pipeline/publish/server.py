@@ -16,10 +16,10 @@ transport), which `ollama.Client` keeps as `_client`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 import ollama
@@ -30,6 +30,7 @@ from storyloom_pipeline.publish.plan import CreatePlan, PlanError, plan_create
 from storyloom_pipeline.publish.progress import Progress, SilentProgress
 
 CHUNK = 1024 * 1024
+_BINARY = {"Content-Type": "application/octet-stream"}  # not the client's default JSON type
 GO_TEMPLATE_HINT = (
     "the server runs this model with its GGUF's own chat template instead of the Modelfile's "
     "TEMPLATE, so chats are not rendered as Storyloom renders them; set OLLAMA_GO_TEMPLATE=1 "
@@ -122,7 +123,7 @@ def upload_blob(client: ollama.Client, path: Path, progress: Progress) -> Blob:
             file,
             lambda done: progress.transfer(f"upload:{path}", f"uploading {path.name}", done, size),
         )
-        sent = http.post(f"/api/blobs/{digest}", content=reader)
+        sent = http.post(f"/api/blobs/{digest}", content=reader, headers=_BINARY)
     if sent.status_code not in (200, 201):  # 200: someone else uploaded it meanwhile
         raise ollama.ResponseError(_error_text(sent), sent.status_code)
     return Blob(path, digest, size, uploaded=True)
@@ -200,7 +201,7 @@ class _ProgressReader:
     """A file httpx streams with a Content-Length (it asks `fileno()` for the size), reporting
     the bytes read so far."""
 
-    def __init__(self, file: IO[bytes], report: Any) -> None:
+    def __init__(self, file: IO[bytes], report: Callable[[int], None]) -> None:
         self._file = file
         self._report = report
         self._done = 0
