@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyloom import prompting
-from storyloom_pipeline.modelfile.syntax import Modelfile, ModelfileError, ParameterValue, render
+from storyloom_pipeline.modelfile.syntax import (
+    Modelfile,
+    ModelfileError,
+    ParameterValue,
+    looks_like_path,
+    render,
+)
 from storyloom_pipeline.modelfile.template import CHATML_TEMPLATE
 from storyloom_pipeline.recipe import Recipe, load_recipe
 
@@ -154,16 +160,12 @@ def _read(path: Path) -> str | None:
 
 
 def _path_text(value: str | os.PathLike[str], relative_to: Path | None) -> str:
-    if isinstance(value, str) and not _looks_like_path(value):
+    if isinstance(value, str) and not looks_like_path(value):
         return value  # an Ollama model name such as qwen2.5:7b-instruct
     path = Path(value)
     if relative_to is not None:
-        path = Path(os.path.relpath(Path(path).absolute(), Path(relative_to).absolute()))
+        path = Path(os.path.relpath(path.absolute(), relative_to.absolute()))
     return path.as_posix()
-
-
-def _looks_like_path(value: str) -> bool:
-    return value.endswith(".gguf") or value.startswith(("/", "./", "../", "~"))
 
 
 def _header(recipe: Recipe, *, adapter: bool) -> tuple[str, ...]:

@@ -97,6 +97,12 @@ class Modelfile:
         return None
 
 
+def looks_like_path(value: str) -> bool:
+    """Whether a FROM or ADAPTER value is meant as a file. Ollama takes any value that names no
+    existing file for a model name and tries to pull it, so a mistyped path must not get there."""
+    return value.endswith(".gguf") or value.startswith(("/", "./", "../", "~")) or "\\" in value
+
+
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storyloom_pipeline.modelfile import Modelfile, ModelfileError, parse
+from storyloom_pipeline.modelfile.syntax import looks_like_path
 from storyloom_pipeline.publish.gguf_info import GGUFError, read_gguf_info
 from storyloom_pipeline.publish.names import ModelNameError, parse_model_name
 
@@ -109,7 +110,7 @@ def _local_file(value: str, folder: Path) -> Path | None:
         return path
     if path.is_dir():
         raise PlanError(f"{value} is a folder; publish takes a GGUF file")
-    if value.endswith(".gguf") or value.startswith(("/", "./", "../", "~")) or "\\" in value:
+    if looks_like_path(value):
         raise PlanError(
             f"{value}: no such file (relative to {folder}); export the model first "
             "(storyloom-pipeline export) or fix the path"
