@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from storyloom.core import session
 from storyloom.core.backend import (
+    AnswerHeld,
     BackendEvent,
     ContextPrepared,
     ContinuationRequest,
@@ -83,9 +84,12 @@ class ContinuationController(QObject):
         self._task = asyncio.get_running_loop().create_task(self._run(request))
 
     def stop(self) -> None:
-        """Stop streaming; what arrived stays (the state becomes "stopped")."""
+        """Stop streaming; what arrived stays (the state becomes "stopped"), including the
+        words the backend was still holding back to decide them."""
         if self.is_running:
             self._cancel_task()
+            if self.state.held:
+                self._apply(AnswerDelta(self.state.held))
             self._apply(Stopped())
 
     async def wait(self) -> None:
@@ -117,7 +121,11 @@ class ContinuationController(QObject):
                 self.contextPrepared.emit(event)
         before = self.state.phase
         self.state = session.apply(self.state, event)
-        if isinstance(event, ReasoningDelta | AnswerDelta) and self.state.phase is before:
+        # Deltas (and what is held back) are batched; anything else is shown at once.
+        if (
+            isinstance(event, ReasoningDelta | AnswerDelta | AnswerHeld)
+            and self.state.phase is before
+        ):
             if not self._flush_timer.isActive():
                 self._flush_timer.start()
             return
