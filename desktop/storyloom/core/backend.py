@@ -28,9 +28,10 @@ from storyloom.core.context_window import (
     cut_context,
     prompt_overhead,
 )
+from storyloom.core.directions import DEFAULT_COUNT, directions_from_reply
 from storyloom.core.length import Length
 from storyloom.core.options import DEFAULT_NUM_PREDICT
-from storyloom.core.profiles import CRA_PROFILE, Profile
+from storyloom.core.profiles import CRA_PROFILE, Profile, RequestStyle
 from storyloom.core.reply import ReplyReader
 from storyloom.core.request_format import (
     RenderedPrompt,
@@ -40,13 +41,22 @@ from storyloom.core.request_format import (
     request_body,
 )
 from storyloom.core.tokens import TokenCalibration, looks_truncated
-from storyloom.prompting import AnswerDelta, Malformation, ReasoningDelta
+from storyloom.prompting import (
+    SYSTEM_PROMPT,
+    AnswerDelta,
+    Malformation,
+    ReasoningDelta,
+    render_chatml,
+    render_directions_prompt,
+)
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_NUM_CTX = 16384
 # GenerationStats.done_reason when the answer reached the writer's length and Storyloom closed
 # the stream (Ollama's own reasons are "stop" and "length").
 LENGTH_REACHED = "length_reached"
+# Three one-sentence directions need a few dozen tokens; a cra model reasons first.
+DIRECTIONS_NUM_PREDICT = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +213,14 @@ class OllamaBackend:
         self, request: ContinuationRequest, prepared: ContextPrepared
     ) -> AsyncIterator[BackendEvent]:
         yield prepared
-        profile = request.profile
+        profile, style = request.profile, request.profile.style
+        body = request_body(
+            style,
+            request.settings.model,
+            RenderedPrompt(prepared.prompt, prepared.messages),
+            request.settings.options(),
+            request.settings.keep_alive,
+        )
         reader = ReplyReader(
             prepared.cut.text, scheme=profile.scheme, prefill=request.prefill, length=request.length
         )
@@ -211,7 +228,7 @@ class OllamaBackend:
         held = ""
         clock = _StreamClock()
         try:
-            async with aclosing(self._stream(request, prepared)) as chunks:
+            async with aclosing(self._stream(request.settings, style, body)) as chunks:
                 # Read to the end rather than break at the final chunk (the last line anyway),
                 # so the HTTP body is consumed and the connection goes back to the pool.
                 async for chunk in chunks:
@@ -283,21 +300,42 @@ class OllamaBackend:
             warning=warning,
         )
 
+    async def suggest_directions(
+        self,
+        story: str,
+        settings: GenerationSettings,
+        profile: Profile = CRA_PROFILE,
+        count: int = DEFAULT_COUNT,
+    ) -> list[str] | Failed:
+        """Ask the model for `count` one-sentence directions the story could take next.
+
+        The end of `story` that fits is sent with `prompting.render_directions_prompt`; the
+        reply's directions (possibly fewer than asked, even none) or the failure come back.
+        """
+        estimator = self.calibration.for_model(settings.model)
+        style = profile.style
+        overhead = estimator.estimate(_directions_prompt("", style, count).text)
+        budget = context_token_budget(settings.num_ctx, DIRECTIONS_NUM_PREDICT, overhead)
+        cut = cut_context(story, estimator.chars_for(budget))
+        options = {**settings.options(), "num_predict": DIRECTIONS_NUM_PREDICT}
+        prompt = _directions_prompt(cut.text, style, count)
+        body = request_body(style, settings.model, prompt, options, settings.keep_alive)
+        reply: list[str] = []
+        try:
+            async with aclosing(self._stream(settings, style, body)) as chunks:
+                async for chunk in chunks:
+                    reply.append(chunk_text(chunk)[1])  # a thinking model's thoughts: not needed
+        except _Failure as failure:
+            return failure.event
+        return directions_from_reply("".join(reply), profile.scheme, count)
+
     async def _stream(
-        self, request: ContinuationRequest, prepared: ContextPrepared
+        self, settings: GenerationSettings, style: RequestStyle, body: dict[str, Any]
     ) -> AsyncIterator[dict]:
         """The streamed chunks of /api/generate or /api/chat as dicts; failures as `_Failure`.
 
         One path for both request styles, so they time out and fail in the same ways.
         """
-        settings, style = request.settings, request.profile.style
-        body = request_body(
-            style,
-            settings.model,
-            RenderedPrompt(prepared.prompt, prepared.messages),
-            settings.options(),
-            settings.keep_alive,
-        )
         # The public generate() and chat() have no `truncate` parameter yet, so the request
         # goes through the client's own streaming helper, which gives the same typed errors.
         stream = await self.client._request(dict, "POST", endpoint(style), json=body, stream=True)
@@ -347,6 +385,15 @@ class OllamaBackend:
             # Closing the generator closes the HTTP response and its connection: this is what
             # tells Ollama to stop generating (on cancel, stall, or an early return).
             await stream.aclose()
+
+
+def _directions_prompt(context: str, style: RequestStyle, count: int) -> RenderedPrompt:
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": render_directions_prompt(context, count)},
+    ]
+    chat = style is RequestStyle.CHAT
+    return RenderedPrompt(render_chatml(messages), tuple(messages) if chat else ())
 
 
 class _StreamClock:

@@ -9,6 +9,7 @@ import ollama
 import pytest
 
 from storyloom.core.backend import (
+    DIRECTIONS_NUM_PREDICT,
     LENGTH_REACHED,
     AnswerHeld,
     ContextPrepared,
@@ -22,11 +23,13 @@ from storyloom.core.backend import (
 from storyloom.core.length import Length
 from storyloom.prompting import (
     STOP_STRINGS,
+    SYSTEM_PROMPT,
     AnswerDelta,
     Malformation,
     ReasoningDelta,
     continuation_messages,
     render_chatml,
+    render_directions_prompt,
 )
 
 from fake_ollama import RUNNER_EOF, FakeOllama, Script, straddling_chunks, tagged_reply
@@ -252,3 +255,41 @@ def test_held_back_text_is_announced(fake_ollama: FakeOllama) -> None:
     held = [e.text for e in events if isinstance(e, AnswerHeld)]
     assert held[:2] == ["Maren", "Maren rowed"]
     assert text_of(events, AnswerDelta) == "Maren rowed home."
+
+
+def test_suggest_directions_asks_for_one_sentence_each(fake_ollama: FakeOllama) -> None:
+    reply = (
+        "<reasoning>Keep it eerie.</reasoning><answer>1. A light.\n2. A voice.\n3. A boat.</answer>"
+    )
+    fake_ollama.set_script(Script(reply))
+
+    async def suggest() -> list[str] | Failed:
+        backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
+        try:
+            return await backend.suggest_directions(STORY, GenerationSettings("smol", seed=1))
+        finally:
+            await backend.aclose()
+
+    assert asyncio.run(suggest()) == ["A light.", "A voice.", "A boat."]
+    body = json.loads(fake_ollama.requests_to("/api/generate")[-1].body)
+    assert body["prompt"] == render_chatml(
+        [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": render_directions_prompt(STORY)},
+        ]
+    )
+    assert body["raw"] is True
+    assert body["options"]["num_predict"] == DIRECTIONS_NUM_PREDICT
+    assert body["options"]["seed"] == 1
+
+
+def test_suggest_directions_reports_a_missing_model(fake_ollama: FakeOllama) -> None:
+    async def suggest() -> list[str] | Failed:
+        backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
+        try:
+            return await backend.suggest_directions(STORY, GenerationSettings("absent"))
+        finally:
+            await backend.aclose()
+
+    failed = asyncio.run(suggest())
+    assert isinstance(failed, Failed) and failed.kind is FailureKind.MODEL_NOT_FOUND
