@@ -246,6 +246,16 @@ def test_accepted_text_is_one_undo_step_after_an_edit_elsewhere_mid_stream(
     assert not any(is_tinted(editor, p) for p in range(len(written + accepted)))
 
 
+def test_redo_of_an_accepted_continuation_leaves_the_cursor_at_its_end(qtbot) -> None:
+    editor = make_editor(qtbot)
+    stream(editor, "She tied", " the boat.")
+    editor.accept_pending()
+    end = len(editor.toPlainText())
+    undo_keys(qtbot, editor)
+    redo_keys(qtbot, editor)
+    assert editor.textCursor().position() == end  # not thrown back to the top of the story
+
+
 def test_typing_after_accepting_is_its_own_undo_step(qtbot) -> None:
     editor = make_editor(qtbot, "The king")
     stream(editor, "ruled.")

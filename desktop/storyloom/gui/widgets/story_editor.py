@@ -226,8 +226,9 @@ class StoryEditor(QPlainTextEdit):
             cursor.insertText(text, QTextCharFormat())
             end_pos = cursor.position()
             # Ends the step with a format command so that Qt does not merge the writer's next
-            # keystrokes (plain inserts) into it; see the module docstring.
-            cursor.setPosition(anchor, QTextCursor.MoveMode.KeepAnchor)
+            # keystrokes (plain inserts) into it; see the module docstring. Over the last
+            # character only: over all of it, a redo put the cursor that far past the end.
+            cursor.setPosition(end_pos - 1, QTextCursor.MoveMode.KeepAnchor)
             cursor.setCharFormat(QTextCharFormat())
             cursor.endEditBlock()
         writer = self.textCursor()
