@@ -74,13 +74,13 @@ class Spot:
 
     def move_to(self, text: str, position: int) -> None:
         """Re-anchor the spot at `position` of `text` (its takes stay)."""
-        end = _before_whitespace(text, position)
+        end = spot_position(text, position)
         start = max(0, end - ANCHOR_CHARS)
         self.anchor, self.from_start, self.offset = text[start:end], start == 0, end
 
     def score(self, text: str, position: int) -> int:
         """How well `position` of `text` fits the anchor (0: it does not)."""
-        end = _before_whitespace(text, position)
+        end = spot_position(text, position)
         common = _common_suffix(text, end, self.anchor)
         if len(self.anchor) < MIN_MATCH:  # near the start: all of it, and nothing before
             return common + 1 if common == len(self.anchor) == end and self.from_start else 0
@@ -263,7 +263,9 @@ def _field(raw: dict[str, Any], name: str, kind: type | tuple[type, ...], where:
     return value
 
 
-def _before_whitespace(text: str, position: int) -> int:
+def spot_position(text: str, position: int) -> int:
+    """Where a continuation from `position` is anchored: before any whitespace there (the
+    prompt drops it, so "dusk." and "dusk.\n\n" are the same place)."""
     position = min(max(position, 0), len(text))
     while position > 0 and text[position - 1].isspace():
         position -= 1

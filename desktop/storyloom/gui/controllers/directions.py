@@ -1,0 +1,69 @@
+"""Asks the model for a few directions the story could take, one request at a time.
+
+The controller owns the asyncio task: a new request or Stop cancels the one running, which
+closes its HTTP stream so Ollama stops generating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from storyloom.core.backend import Failed, FailureKind, GenerationSettings, OllamaBackend
+from storyloom.core.profiles import Profile
+
+log = logging.getLogger(__name__)
+
+NO_DIRECTIONS = "The model suggested no directions this time. Ask again, or write your own."
+
+
+class DirectionsController(QObject):
+    suggested = Signal(list)  # list[str], never empty
+    failed = Signal(str)  # a message for the writer
+    busyChanged = Signal(bool)
+
+    def __init__(self, backend: Callable[[], OllamaBackend], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._backend = backend  # the window may swap the backend when the host changes
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def suggest(self, story: str, settings: GenerationSettings, profile: Profile) -> None:
+        """Ask for directions from the end of `story`, cancelling a request still running."""
+        self.stop()
+        self.busyChanged.emit(True)
+        self._task = asyncio.get_running_loop().create_task(self._run(story, settings, profile))
+
+    def stop(self) -> None:
+        if self.is_running:
+            assert self._task is not None
+            self._task.cancel()
+            self.busyChanged.emit(False)
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, story: str, settings: GenerationSettings, profile: Profile) -> None:
+        try:
+            result = await self._backend().suggest_directions(story, settings, profile)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must fail this request, not the app
+            log.exception("suggesting directions crashed")
+            result = Failed(FailureKind.SERVER_ERROR, f"Unexpected error: {exc}")
+        self.busyChanged.emit(False)
+        if isinstance(result, Failed):
+            self.failed.emit(result.message)
+        elif result:
+            self.suggested.emit(result)
+        else:
+            self.failed.emit(NO_DIRECTIONS)
