@@ -156,6 +156,7 @@ class SteeringPanel(QWidget):
 
     def _choose(self, direction: str) -> None:
         self.guidance_edit.setText(direction)
+        self.guidance_edit.setCursorPosition(0)  # show how it begins
         self.directionChosen.emit(direction)
 
     def _show_status(self, message: str) -> None:
