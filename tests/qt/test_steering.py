@@ -340,3 +340,50 @@ def test_a_damaged_takes_file_is_reported_and_set_aside(
     assert "kept as takes.json.unreadable-" in window.reasoning.notice.text()
     kept = [p for p in path.parent.iterdir() if p.name.startswith("takes.json.unreadable-")]
     assert [p.read_text(encoding="utf-8") for p in kept] == ["{ not json"]  # ...and nothing lost
+
+
+def test_a_spot_follows_edits_before_it(
+    window: MainWindow, fake_ollama: FakeOllama, run_async
+) -> None:
+    """Text written before a spot moves it; a continuation from the same place is another take
+    of it, and one from elsewhere starts a new spot."""
+    fake_ollama.queue_script(Script(tagged_reply("One.", "She tied the boat.")))
+    fake_ollama.queue_script(Script(tagged_reply("Two.", "She waited.")))
+    fake_ollama.queue_script(Script(tagged_reply("Three.", "Gulls cried.")))
+
+    async def scenario() -> None:
+        await written(window)
+        window.reject()
+        cursor = window.editor.textCursor()
+        cursor.setPosition(0)
+        cursor.insertText("PROLOGUE\n\n")  # the writer adds a title before everything
+        window.editor.moveCursor(QTextCursor.MoveOperation.End)
+        await written(window)
+        assert [t.reasoning for t in window.takes.takes] == ["One.", "Two."]
+        window.reject()
+        window.editor.moveCursor(QTextCursor.MoveOperation.Start)
+        window.editor.moveCursor(QTextCursor.MoveOperation.EndOfBlock)  # after "PROLOGUE"
+        await written(window)
+        assert [t.reasoning for t in window.takes.takes] == ["Three."]
+
+    run_async(scenario)
+    assert len(window.takes.store.spots) == 2
+
+
+def test_stopping_a_suggestion_closes_its_request(
+    window: MainWindow, fake_ollama: FakeOllama, run_async
+) -> None:
+    fake_ollama.set_script(Script(["<reasoning>", "Hmm"], stall_after=2))
+    window.model_box.setCurrentText(GUIDED)
+
+    async def scenario() -> None:
+        window.suggest_directions()
+        await until(lambda: bool(fake_ollama.requests_to("/api/generate")))
+        assert not window.steering.suggest_button.isEnabled()  # busy
+        window.directions.stop()
+        await until(lambda: bool(fake_ollama.disconnects), what="the server to see the disconnect")
+
+    run_async(scenario)
+    assert window.steering.suggest_button.isEnabled()
+    assert window.steering.chips == []
+    assert not window.steering.status.isVisible()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from storyloom.core.length import Length
 
+_THINKING = "The model is thinking of directions…"
 _CHIP_STYLE = (
     "QLabel#directionChip { border: 1px solid palette(mid); border-radius: 9px; "
     "padding: 4px 8px; background: palette(alternate-base); }"
@@ -137,7 +138,9 @@ class SteeringPanel(QWidget):
         self.suggest_button.setEnabled(not busy and self.guidance_edit.isEnabled())
         self.suggest_button.setText("Asking…" if busy else "Suggest directions")
         if busy:
-            self._show_status("The model is thinking of directions…")
+            self._show_status(_THINKING)
+        elif self.status.text() == _THINKING:
+            self.status.hide()
 
     def show_directions(self, directions: list[str]) -> None:
         self._clear_chips()
