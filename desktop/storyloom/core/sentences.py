@@ -29,7 +29,7 @@ import gzip
 import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
@@ -126,23 +126,23 @@ class BreakRules:
     def __init__(self, params: PunktParameters) -> None:
         self.params = params
         self._decisions: dict[str, bool] = {}
+        self._regardless: dict[str, bool] = {}
         self._collocation_starts = frozenset(first for first, _ in params.collocations)
 
     def contains_break(self, context: str) -> bool:
-        decision = self._decisions.get(context)
-        if decision is None:
-            if len(self._decisions) >= _MAX_REMEMBERED:
-                self._decisions.clear()
-            decision = self._decisions[context] = self._decide(context)
-        return decision
+        return _remembered(self._decisions, context, self._decide)
 
     def breaks_whatever_follows(self, before: str) -> bool:
-        """Whether the word and mark `before` end a sentence whatever token comes next.
+        """Whether the word and mark `before` end a sentence whatever token follows after a
+        space.
 
         True for most plain words ("ran."): only abbreviations, ellipses, initials, numbers and
         collocations look at the next word. Lets a stream end a sentence without waiting for
-        the whole next word.
+        the whole next word, and saves deciding "him. The" and "him. Then" apart.
         """
+        return _remembered(self._regardless, before, self._regardless_of_next)
+
+    def _regardless_of_next(self, before: str) -> bool:
         tokens = self._annotated(before)
         if any(token.sentbreak for token in tokens[:-1]):
             return True
@@ -217,6 +217,15 @@ class BreakRules:
         if first.islower() and (context & _ORTHO_UC or not context & _ORTHO_BEG_LC):
             return False
         return None
+
+
+def _remembered(memory: dict[str, bool], key: str, decide: Callable[[str], bool]) -> bool:
+    decision = memory.get(key)
+    if decision is None:
+        if len(memory) >= _MAX_REMEMBERED:  # bounded, for texts of any size
+            memory.clear()
+        decision = memory[key] = decide(key)
+    return decision
 
 
 @functools.cache
@@ -339,8 +348,13 @@ class SentenceScanner:
             self._pos = word_end
             return True
         after, next_start = follow
-        context = text[_word_start(text, candidate) : candidate + 1] + after
-        if not self._rules.contains_break(context):
+        before = text[_word_start(text, candidate) : candidate + 1]
+        spaced = next_start > candidate + 1  # whitespace, then the next token
+        rules = self._rules
+        if not (
+            (spaced and rules.breaks_whatever_follows(before))
+            or rules.contains_break(before + after)
+        ):
             self._pos = word_end
             return True
         self._unplaced = self._realign(candidate + 1, next_start, final)
