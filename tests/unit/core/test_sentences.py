@@ -17,25 +17,13 @@ from storyloom.core.sentences import (
     split_sentences,
 )
 
+from sentence_cases import PUNKT_CASES
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [  # the same cases as the pipeline's tests/pipeline/test_sentences_offline.py
-        (
-            "Mr. Hale came down the hill. St. Anne's Street was dark, and Dr. Watson was out.",
-            ["Mr. Hale came down the hill.", "St. Anne's Street was dark, and Dr. Watson was out."],
-        ),
-        # Punkt's orthographic evidence: "Darling" is a common word, so it may start a sentence
-        ("Mr. Darling came home at six.", ["Mr.", "Darling came home at six."]),
-        (
-            "“Is it late, Father?” asked Meg. “The bells have not rung.”",
-            ["“Is it late, Father?”", "asked Meg.", "“The bells have not rung.”"],
-        ),
-        (
-            '"Execution, you would say, Sir," added Mrs. Sheppard, with a deep sigh.',
-            ['"Execution, you would say, Sir," added Mrs. Sheppard, with a deep sigh.'],
-        ),
-        ("It was 3 p.m. on Jan. 5. He had gone.", ["It was 3 p.m. on Jan. 5.", "He had gone."]),
+    [
+        *PUNKT_CASES,  # the pipeline's splitter is held to the same
         # closing quotes and brackets stay with the sentence they close
         ("(She left.) He stayed. “Go!” “No.”", ["(She left.)", "He stayed.", "“Go!”", "“No.”"]),
         ("Very bad acting!!! I promise.", ["Very bad acting!!!", "I promise."]),
