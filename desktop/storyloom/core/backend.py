@@ -38,17 +38,11 @@ from storyloom.core.request_format import (
     chunk_text,
     endpoint,
     render,
+    render_directions,
     request_body,
 )
 from storyloom.core.tokens import TokenCalibration, looks_truncated
-from storyloom.prompting import (
-    SYSTEM_PROMPT,
-    AnswerDelta,
-    Malformation,
-    ReasoningDelta,
-    render_chatml,
-    render_directions_prompt,
-)
+from storyloom.prompting import AnswerDelta, Malformation, ReasoningDelta
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_NUM_CTX = 16384
@@ -93,7 +87,7 @@ class ContinuationRequest:
     guidance: str | None = None
     prefill: str = ""  # e.g. "<reasoning>edited plan</reasoning><answer>" (raw-cra only)
     profile: Profile = CRA_PROFILE  # how the model is asked and how its reply is read
-    length: Length = Length.UNLIMITED  # the answer ends after this many sentences
+    length: Length = Length.UNLIMITED  # the answer ends once it is this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,11 +308,11 @@ class OllamaBackend:
         """
         estimator = self.calibration.for_model(settings.model)
         style = profile.style
-        overhead = estimator.estimate(_directions_prompt("", style, count).text)
+        overhead = estimator.estimate(render_directions(style, "", count).text)
         budget = context_token_budget(settings.num_ctx, DIRECTIONS_NUM_PREDICT, overhead)
         cut = cut_context(story, estimator.chars_for(budget))
         options = {**settings.options(), "num_predict": DIRECTIONS_NUM_PREDICT}
-        prompt = _directions_prompt(cut.text, style, count)
+        prompt = render_directions(style, cut.text, count)
         body = request_body(style, settings.model, prompt, options, settings.keep_alive)
         reply: list[str] = []
         try:
@@ -385,15 +379,6 @@ class OllamaBackend:
             # Closing the generator closes the HTTP response and its connection: this is what
             # tells Ollama to stop generating (on cancel, stall, or an early return).
             await stream.aclose()
-
-
-def _directions_prompt(context: str, style: RequestStyle, count: int) -> RenderedPrompt:
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": render_directions_prompt(context, count)},
-    ]
-    chat = style is RequestStyle.CHAT
-    return RenderedPrompt(render_chatml(messages), tuple(messages) if chat else ())
 
 
 class _StreamClock:
