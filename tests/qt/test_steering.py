@@ -104,6 +104,10 @@ def test_suggested_directions_become_chips_and_a_chip_becomes_the_guidance(
         continuation_messages(STORY, DIRECTIONS[1])
     )
     assert window.takes.current is not None and window.takes.current.guidance == DIRECTIONS[1]
+    asked, continued = (json.loads(r.body) for r in fake_ollama.requests_to("/api/generate"))
+    assert "Suggest three different ways" in asked["prompt"]
+    # the same num_ctx as the continuation, so Ollama never reloads the model in between
+    assert asked["options"]["num_ctx"] == continued["options"]["num_ctx"] == 32768
 
 
 def test_a_model_without_guidance_says_so(window: MainWindow) -> None:

@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         self.connection = ConnectionController(lambda: self.backend.client._client, self)
         self.models = ModelController(lambda: self._manager, self)
         self.meter = ContextMeterController(self._measure_context, self)
-        self.directions = DirectionsController(lambda: self.backend, self)
+        self.directions = DirectionsController(lambda: self.backend, self, settle=self._settle)
         self._warmed: set[str] = set()  # models preloaded this session (model_key)
         self._continue_after_pull: str | None = None  # a continuation waits for this pull
         self._closing: set[asyncio.Task[None]] = set()  # old clients being closed
@@ -499,8 +499,7 @@ class MainWindow(QMainWindow):
     def suggest_directions(self) -> None:
         """Ask the model for three directions from the cursor (or the pending take's place)."""
         position = self.editor.pending_range()[0] if self.editor.has_pending() else None
-        story = self._request(position).story
-        self.directions.suggest(story, self.generation, self.profile)
+        self.directions.suggest(self._request(position))
 
     def cycle_take(self, step: int) -> None:
         """Alt+Left / Alt+Right: the previous or next take here, inline (a stream stops first,

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from storyloom.core.backend import Failed, FailureKind, GenerationSettings, OllamaBackend
-from storyloom.core.profiles import Profile
+from storyloom.core.backend import ContinuationRequest, Failed, FailureKind, OllamaBackend
+from storyloom.gui.controllers.continuation import Settle
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +26,29 @@ class DirectionsController(QObject):
     failed = Signal(str)  # a message for the writer
     busyChanged = Signal(bool)
 
-    def __init__(self, backend: Callable[[], OllamaBackend], parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        backend: Callable[[], OllamaBackend],
+        parent: QObject | None = None,
+        settle: Settle | None = None,
+    ) -> None:
         super().__init__(parent)
         self._backend = backend  # the window may swap the backend when the host changes
+        # As for continuations: num_ctx from the model's trained context, so that asking for
+        # directions never makes Ollama reload the model with another context size.
+        self.settle = settle
         self._task: asyncio.Task[None] | None = None
 
     @property
     def is_running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def suggest(self, story: str, settings: GenerationSettings, profile: Profile) -> None:
-        """Ask for directions from the end of `story`, cancelling a request still running."""
+    def suggest(self, request: ContinuationRequest) -> None:
+        """Ask for directions from the end of `request.story`, with its model and settings,
+        cancelling a request still running."""
         self.stop()
         self.busyChanged.emit(True)
-        self._task = asyncio.get_running_loop().create_task(self._run(story, settings, profile))
+        self._task = asyncio.get_running_loop().create_task(self._run(request))
 
     def stop(self) -> None:
         if self.is_running:
@@ -52,9 +61,13 @@ class DirectionsController(QObject):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _run(self, story: str, settings: GenerationSettings, profile: Profile) -> None:
+    async def _run(self, request: ContinuationRequest) -> None:
         try:
-            result = await self._backend().suggest_directions(story, settings, profile)
+            if self.settle is not None:
+                request = await self.settle(request)
+            result = await self._backend().suggest_directions(
+                request.story, request.settings, request.profile
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must fail this request, not the app
