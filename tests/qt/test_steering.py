@@ -391,3 +391,29 @@ def test_stopping_a_suggestion_closes_its_request(
     assert window.steering.suggest_button.isEnabled()
     assert window.steering.chips == []
     assert not window.steering.status.isVisible()
+
+
+def test_takes_whose_place_was_lost_come_back_when_the_place_does(
+    window: MainWindow, fake_ollama: FakeOllama, run_async, tmp_path: Path
+) -> None:
+    """Opened with the words before a spot rewritten, the spot is not shown, but its takes stay;
+    once the words are back and the writer continues there, the new take joins them."""
+    fake_ollama.queue_script(Script(tagged_reply("One.", "She tied the boat.")))
+    fake_ollama.queue_script(Script(tagged_reply("Two.", "She waited.")))
+    manuscript = tmp_path / "story.md"
+
+    async def scenario() -> None:
+        await written(window)
+        window.reject()
+        assert window.save_takes(manuscript)
+        window.editor.setPlainText(STORY.replace("at dusk", "at dawn"))
+        assert window.load_takes(manuscript)
+        window.editor.moveCursor(QTextCursor.MoveOperation.End)
+        assert window.takes.takes == []  # its place is not in this text
+        window.editor.setPlainText(STORY)
+        window.editor.moveCursor(QTextCursor.MoveOperation.End)
+        await written(window)
+
+    run_async(scenario)
+    assert [t.reasoning for t in window.takes.takes] == ["One.", "Two."]
+    assert len(window.takes.store.spots) == 1

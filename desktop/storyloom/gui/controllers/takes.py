@@ -167,6 +167,11 @@ class TakesController(QObject):
         for spot, cursor in self._places:
             if spot_position(text, cursor.position()) == here:
                 return spot
+        # A saved spot whose place was not found on opening, if this is it after all.
+        found = self.store.spot_at(text, position)
+        if found is not None and not any(spot is found for spot, _ in self._places):
+            self._place(found, here)
+            return found
         spot = Spot.at(text, position)
         self._place(spot, here)
         return spot
