@@ -142,8 +142,9 @@ def test_the_length_limit_cuts_at_a_sentence_end_and_closes_the_stream(
     answer = " ".join(f"She climbed step {n} of the stair." for n in range(1, 30))
     chunks = straddling_chunks(tagged_reply("Up.", answer), glue=True)
     fake_ollama.set_script(Script(chunks, delay=0.003))
-    window.steering.set_length(Length.FEW)
-    window.steering.lengthChosen.emit(Length.FEW)
+    box = window.steering.length_box
+    box.setCurrentIndex(box.findText("A few sentences (3)"))
+    box.activated.emit(box.currentIndex())  # as when the writer picks it
 
     async def scenario() -> None:
         window.continue_story()
