@@ -27,6 +27,7 @@ from storyloom.core.backend import (
     OllamaBackend,
 )
 from storyloom.core.session import Continuation, Phase, Stopped
+from storyloom.gui.controllers.one_task import OneTask
 from storyloom.prompting import AnswerDelta, ReasoningDelta
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class ContinuationController(QObject):
         self.settle = settle
         self.state: Continuation = Continuation()
         self.request: ContinuationRequest | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task = OneTask()
         self._reasoning_buffer: list[str] = []
         self._answer_buffer: list[str] = []
         self._flush_timer = QTimer(self)
@@ -73,7 +74,7 @@ class ContinuationController(QObject):
 
     @property
     def is_running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task.running
 
     def start(self, request: ContinuationRequest) -> None:
         """Start a continuation, cancelling one still running."""
@@ -81,7 +82,7 @@ class ContinuationController(QObject):
         self.request = request
         self.state = session.start()
         self.phaseChanged.emit(self.state.phase)
-        self._task = asyncio.get_running_loop().create_task(self._run(request))
+        self._task.start(self._run(request))
 
     def stop(self) -> None:
         """Stop streaming; what arrived stays (the state becomes "stopped"), including the
@@ -94,9 +95,7 @@ class ContinuationController(QObject):
 
     async def wait(self) -> None:
         """Wait until the current task has ended (tests and shutdown)."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.wait()
 
     async def _run(self, request: ContinuationRequest) -> None:
         try:
@@ -147,6 +146,5 @@ class ContinuationController(QObject):
             self.answerDelta.emit(text)
 
     def _cancel_task(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._task.cancel()
         self.flush()

@@ -7,7 +7,6 @@ closes its HTTP stream so Ollama stops generating.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from storyloom.core.backend import ContinuationRequest, Failed, FailureKind, OllamaBackend
 from storyloom.gui.controllers.continuation import Settle
+from storyloom.gui.controllers.one_task import OneTask
 
 log = logging.getLogger(__name__)
 
@@ -37,29 +37,25 @@ class DirectionsController(QObject):
         # As for continuations: num_ctx from the model's trained context, so that asking for
         # directions never makes Ollama reload the model with another context size.
         self.settle = settle
-        self._task: asyncio.Task[None] | None = None
+        self._task = OneTask()
 
     @property
     def is_running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task.running
 
     def suggest(self, request: ContinuationRequest) -> None:
         """Ask for directions from the end of `request.story`, with its model and settings,
         cancelling a request still running."""
         self.stop()
         self.busyChanged.emit(True)
-        self._task = asyncio.get_running_loop().create_task(self._run(request))
+        self._task.start(self._run(request))
 
     def stop(self) -> None:
-        if self.is_running:
-            assert self._task is not None
-            self._task.cancel()
+        if self._task.cancel():
             self.busyChanged.emit(False)
 
     async def wait(self) -> None:
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.wait()
 
     async def _run(self, request: ContinuationRequest) -> None:
         try:
