@@ -66,10 +66,13 @@ def run_export(args: argparse.Namespace) -> int:
             )
             _report(path, started)
         if args.merged:
-            started = time.perf_counter()
-            for path in export_merged(Path(args.merged), out, info, _types(args)).values():
-                _report(path, started)
-                started = time.perf_counter()
+            clock = [time.perf_counter()]
+
+            def written(path: Path) -> None:
+                _report(path, clock[0])
+                clock[0] = time.perf_counter()
+
+            export_merged(Path(args.merged), out, info, _types(args), on_written=written)
     except EngineUnavailable as exc:
         raise SystemExit(
             f"storyloom-pipeline export: {exc}\nWithout llama.cpp, export f16 and let Ollama "

@@ -46,11 +46,15 @@ def export_merged(
     types: Sequence[str] = ("f16",),
     *,
     n_threads: int | None = None,
+    on_written: Callable[[Path], None] | None = None,
 ) -> dict[str, Path]:
     """Write the merged model in `model_dir` as `<out_dir>/<name>-<TYPE>.gguf` for each type
     (`f32`, `f16`, `bf16`, `q8_0`, `q5_0`, `q4_0`, and with llama.cpp installed any of its
-    types such as `q4_k_m`). Returns {type as given: path}."""
+    types such as `q4_k_m`). Returns {type as given: path}; `on_written` hears of each file
+    as it is finished."""
+    report = on_written or (lambda _path: None)
     model = HfModel(model_dir)
+    model.weight_files()  # no weights: say so before reading the vocabulary
     wanted = {name: gguf_type(name) for name in types}
     needs_llama_cpp = [name for name, t in wanted.items() if t.matrix is None]
     if needs_llama_cpp:
@@ -64,10 +68,11 @@ def export_merged(
             written[name] = write_model_gguf(
                 model, out_dir / gguf_file_name(info.name, name), kind, info, vocab
             )
+            report(written[name])
     if needs_llama_cpp:
         written.update(
             _quantize_with_llama_cpp(
-                model, out_dir, info, vocab, written, needs_llama_cpp, n_threads
+                model, out_dir, info, vocab, written, needs_llama_cpp, n_threads, report
             )
         )
     return {name: written[name] for name in types}
@@ -81,6 +86,7 @@ def _quantize_with_llama_cpp(
     written: dict[str, Path],
     names: list[str],
     n_threads: int | None,
+    report: Callable[[Path], None],
 ) -> dict[str, Path]:
     from storyloom_pipeline.export import engine
 
@@ -92,12 +98,12 @@ def _quantize_with_llama_cpp(
             model, out_dir / gguf_file_name(info.name, "f16"), gguf_type("f16"), info, vocab
         )
     try:
-        return {
-            name: engine.quantize(
-                source, out_dir / gguf_file_name(info.name, name), name, n_threads=n_threads
-            )
-            for name in names
-        }
+        quantized = {}
+        for name in names:
+            out = out_dir / gguf_file_name(info.name, name)
+            quantized[name] = engine.quantize(source, out, name, n_threads=n_threads)
+            report(out)
+        return quantized
     finally:
         if temporary:
             source.unlink(missing_ok=True)

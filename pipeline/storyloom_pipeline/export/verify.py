@@ -29,6 +29,7 @@ import numpy as np
 from storyloom import prompting
 from storyloom_pipeline.export.engine import Engine
 from storyloom_pipeline.export.metadata import PROMPT_FORMAT_KEY
+from storyloom_pipeline.export.reader import GgufFile, read_gguf
 
 # Last-position max |Δlogit| allowed per file type, and whether greedy decoding must agree.
 LOGIT_BOUNDS: dict[str, float] = {"F32": 1e-3, "F16": 0.1, "BF16": 0.5}
@@ -212,11 +213,10 @@ def verify_gguf(
     or `adapter.source_tensors`) enables the tensor read-back of `adapter or path`."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
-    checked = adapter or path
-    reader = gguf.GGUFReader(checked)
-    metadata = read_metadata(reader)
-    tensors = compare_tensors(reader, expected_tensors) if expected_tensors is not None else None
-    file_type = _file_type_name(gguf.GGUFReader(path) if adapter else reader)
+    checked = read_gguf(adapter or path)
+    metadata = required_metadata(checked)
+    tensors = compare_tensors(checked, expected_tensors) if expected_tensors is not None else None
+    file_type = file_type_name(read_gguf(path) if adapter else checked)
     seconds["read back"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -263,22 +263,17 @@ def verify_gguf(
     )
 
 
-def _field(reader: gguf.GGUFReader, key: str) -> Any:
-    found = reader.fields.get(key)
-    return None if found is None else found.contents()
-
-
-def _file_type_name(reader: gguf.GGUFReader) -> str:
-    value = _field(reader, gguf.Keys.General.FILE_TYPE)
+def file_type_name(file: GgufFile) -> str:
+    value = file.metadata.get(gguf.Keys.General.FILE_TYPE)
     if value is None:
         return "unknown"
-    name = gguf.LlamaFileType(value).name
-    return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    return gguf.LlamaFileType(value).name.removeprefix("MOSTLY_").removeprefix("ALL_")
 
 
-def read_metadata(reader: gguf.GGUFReader) -> dict[str, Any]:
-    """The keys a reader cares about; `missing …` entries for required keys that are absent."""
-    kind = _field(reader, gguf.Keys.General.TYPE)
+def required_metadata(file: GgufFile) -> dict[str, Any]:
+    """The keys llama.cpp and Storyloom rely on (arrays as their length), and a
+    `missing <key>` entry for each one that is absent."""
+    kind = file.metadata.get(gguf.Keys.General.TYPE)
     required = [
         gguf.Keys.General.TYPE,
         gguf.Keys.General.ARCHITECTURE,
@@ -300,21 +295,19 @@ def read_metadata(reader: gguf.GGUFReader) -> dict[str, Any]:
         ]
     found: dict[str, Any] = {}
     for key in required:
-        value = _field(reader, key)
+        value = file.metadata.get(key)
         if value is None:
             found[f"missing {key}"] = None
         elif isinstance(value, list):
             found[key] = f"{len(value)} entries"
         else:
             found[key] = value
-    found["tensors"] = len(reader.tensors)
+    found["tensors"] = len(file.tensors)
     return found
 
 
-def compare_tensors(
-    reader: gguf.GGUFReader, expected: dict[str, Callable[[], np.ndarray]]
-) -> TensorCheck:
-    present = {tensor.name: tensor for tensor in reader.tensors}
+def compare_tensors(file: GgufFile, expected: dict[str, Callable[[], np.ndarray]]) -> TensorCheck:
+    present = file.tensors
     missing = sorted(set(expected) - set(present))
     unexpected = sorted(set(present) - set(expected))
     worst, worst_error, exact = "", 0.0, not (missing or unexpected)
@@ -322,7 +315,9 @@ def compare_tensors(
         if name not in expected:
             continue
         source = expected[name]()
-        stored = gguf.quants.dequantize(tensor.data, tensor.tensor_type).reshape(source.shape)
+        stored = tensor.array()
+        if stored.shape != source.shape:
+            return TensorCheck(len(present), missing, unexpected, name, float("inf"), False)
         error = float(np.abs(stored - source).max())
         exact = exact and error == 0.0
         relative = error / max(float(np.abs(source).max()), 1e-30)
