@@ -11,9 +11,10 @@
 llama.cpp runs in its "precise" mode here (F32 KV cache, no flash attention), so the bounds
 below measure the file, not llama.cpp's fast-path rounding. Last-position max |Δlogit|
 measured in this session (the tests print them): SmolLM2-135M-Instruct with a LoRA merged,
-117-token Storyloom prompt: F32 3.8e-5, F16 0.028; its base in BF16 on a 16-token chat prompt:
-0.21; a tiny random Qwen2, 106 tokens: F32 6.7e-6, BF16 0.062. A wrong q/k permutation or
-tensor mapping gives differences above 1.
+117-token Storyloom prompt: F32 3.8e-5, F16 0.028, BF16 0.30 (BF16 keeps 8 bits of mantissa);
+the same through the adapter GGUF on an F32 base: 3.2e-5; a tiny random Qwen2, 106 tokens: F32
+6.7e-6, F16 0.0085, BF16 0.062. A wrong q/k permutation or tensor mapping gives differences
+above 1 and breaks the greedy continuation, which must also agree for these types.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from storyloom_pipeline.export.reader import GgufFile, read_gguf
 
 # Last-position max |Δlogit| allowed per file type; for these types the greedy continuation
 # must also be equal. Quantized types get no bound: their figures are reported.
-LOGIT_BOUNDS: dict[str, float] = {"F32": 1e-3, "F16": 0.1, "BF16": 0.5}
+LOGIT_BOUNDS: dict[str, float] = {"F32": 1e-3, "F16": 0.1, "BF16": 1.0}
 # A tensor whose worst error exceeds this share of its largest weight is wrong, not rounded
 # (Q4_0's rounding is at most 1/16 of a block's largest weight).
 TENSOR_RELATIVE_BOUND = 0.25
