@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chunks_parser(commands)
     _add_reason_parser(commands)
     _add_dataset_parser(commands)
+    _add_export_parsers(commands)
     _add_modelfile_parser(commands)
     _add_publish_parser(commands)
     return parser
@@ -502,6 +503,12 @@ def _add_publish_parser(commands: argparse._SubParsersAction) -> None:
     publish.add_argument("--hf-repo", metavar="REPO", help="also upload the GGUFs to this HF repo")
     publish.add_argument("--hf-public", action="store_true", help="make the HF repo public")
     publish.set_defaults(func=_cmd_publish)
+
+
+def _add_export_parsers(commands: argparse._SubParsersAction) -> None:
+    from storyloom_pipeline.export.command import add_parsers
+
+    add_parsers(commands)
 
 
 def main(argv: list[str] | None = None) -> int:
