@@ -137,15 +137,14 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_ends_where_an_unbroke
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    checkpoint_2 = run_dir / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+    folder = RunFolder(run_dir)
     deadline = time.monotonic() + 240
-    while not checkpoint_2.is_file():
+    while folder.last_checkpoint() != folder.checkpoints / "checkpoint-2":  # complete
         assert process.poll() is None, "the training process ended before checkpoint-2"
         assert time.monotonic() < deadline, "no checkpoint-2 in time"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     assert process.wait(10) == -signal.SIGKILL
-    folder = RunFolder(run_dir)
     assert not folder.result_file.exists() and not (run_dir / "checkpoints/checkpoint-4").exists()
     assert main(argv) == 0  # the same command, in this process
     resumed = TrainResult.from_dict(json.loads(folder.result_file.read_text("utf-8")))
