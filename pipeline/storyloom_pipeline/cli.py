@@ -282,8 +282,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     """Fine-tune a recipe's base model with LoRA (QLoRA when the recipe quantizes it) on the
     chat training set. The run folder keeps the resolved recipe, run.json (git commit, library
     versions), metrics.jsonl, checkpoints and the adapter; running the same command again
-    resumes from the newest checkpoint. Several GPUs: put `accelerate launch --num_processes N
-    -m storyloom_pipeline` in front of `train ...` (see the recipe headers)."""
+    resumes from the newest checkpoint. Several GPUs: put `accelerate launch --multi_gpu
+    --num_processes N -m storyloom_pipeline` in front of `train ...` (see the recipe headers)."""
     from storyloom_pipeline.base_model import ModelSourceError
     from storyloom_pipeline.recipe import RecipeError, load_recipe
     from storyloom_pipeline.train import (

@@ -85,8 +85,7 @@ def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> Trai
         )
     folder = RunFolder(run_dir)
     main = process_state().is_main_process
-    if main:
-        folder.claim(recipe)
+    folder.claim(recipe, write=main)
     finished = folder.read_json(folder.result_file)
     if finished is not None:
         return TrainResult.from_dict(finished)

@@ -64,9 +64,10 @@ class RunFolder:
     def run_file(self) -> Path:
         return self.path / "run.json"
 
-    def claim(self, recipe: Recipe) -> None:
-        """Make this the folder of `recipe`: write its resolved copy, or check that the copy
-        already here is the same recipe (resuming with other settings would mix two runs)."""
+    def claim(self, recipe: Recipe, *, write: bool = True) -> None:
+        """Make this the folder of `recipe`: check that the copy already here is the same
+        recipe (resuming with other settings would mix two runs), or, with `write` (the main
+        process), write its resolved copy."""
         if self.recipe_file.is_file():
             try:
                 previous = load_recipe(self.recipe_file)
@@ -78,6 +79,8 @@ class RunFolder:
                     f"{self.path} belongs to a run with other settings ({', '.join(changed)}); "
                     "use another run folder, or the recipe in that folder"
                 )
+            return
+        if not write:
             return
         self.path.mkdir(parents=True, exist_ok=True)
         partial = self.recipe_file.with_suffix(".yaml.partial")
