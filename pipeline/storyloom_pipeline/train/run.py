@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,8 @@ from storyloom_pipeline.train.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, TrainingArguments
+
+Conversations = list[list[dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,8 @@ def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> Trai
     `dataset` overrides `recipe.data.dataset` (a `storyloom-pipeline dataset` folder); the run
     folder's recipe.yaml records the one used. A run folder holding another recipe is refused.
     """
-    import dataclasses
-
     if dataset is not None:
-        recipe = dataclasses.replace(
-            recipe, data=dataclasses.replace(recipe.data, dataset=str(dataset))
-        )
+        recipe = replace(recipe, data=replace(recipe.data, dataset=str(dataset)))
     folder = RunFolder(run_dir)
     main = process_state().is_main_process
     folder.claim(recipe, write=main)
@@ -142,9 +140,6 @@ def _tokenizer(recipe: Recipe) -> PreTrainedTokenizerBase:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     return tokenizer
-
-
-Conversations = list[list[dict[str, str]]]
 
 
 def _read_data(data: Data) -> dict[str, Conversations]:
