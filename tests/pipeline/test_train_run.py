@@ -64,6 +64,7 @@ def test_the_run_folder_says_what_ran(run: TrainResult, recipe: Recipe) -> None:
     assert isinstance(start["git"]["dirty"], bool)
     assert start["versions"]["torch"] and start["versions"]["peft"]
     assert start["versions"]["transformers"] and start["resumed_from"] is None
+    assert start["devices"]["processes"] == 1
     assert record["prompt_format_version"] == "cra-1"
     assert (
         record["data"]["train"]["examples"] == 8 and record["data"]["validation"]["examples"] == 2

@@ -200,12 +200,14 @@ def library_versions() -> dict[str, str | None]:
 
 def _devices() -> dict[str, Any]:
     import torch
+    from accelerate import PartialState
 
     cuda = torch.cuda.is_available()
     return {
         "cuda": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         if cuda
         else [],
+        "processes": PartialState().num_processes,  # >1 under accelerate launch
         "torch_threads": torch.get_num_threads(),
     }
 
