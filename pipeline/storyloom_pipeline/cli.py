@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -277,6 +278,57 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Fine-tune a recipe's base model with LoRA (QLoRA when the recipe quantizes it) on the
+    chat training set. The run folder keeps the resolved recipe, run.json (git commit, library
+    versions), metrics.jsonl, checkpoints and the adapter; running the same command again
+    resumes from the newest checkpoint. Several GPUs: put `accelerate launch --multi_gpu
+    --num_processes N -m storyloom_pipeline` in front of `train ...` (see the recipe headers)."""
+    from storyloom_pipeline.base_model import ModelSourceError
+    from storyloom_pipeline.recipe import RecipeError, load_recipe
+    from storyloom_pipeline.train import (
+        DataError,
+        RunFolderError,
+        TrainingError,
+        merge_adapter,
+        train,
+    )
+    from storyloom_pipeline.train.model import process_state
+
+    try:
+        recipe = load_recipe(Path(args.recipe))
+        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
+        dataset = Path(args.dataset) if args.dataset else None
+        result = train(recipe, run_dir, dataset=dataset)
+        if not process_state().is_main_process:
+            return 0
+        print(
+            f"{recipe.name}: {result.global_step} steps, loss {result.first_loss} -> "
+            f"{result.last_loss}, eval loss {result.eval_loss}",
+            file=sys.stderr,
+        )
+        seconds = ", ".join(f"{stage} {s:.1f}" for stage, s in result.seconds.items())
+        print(f"seconds: {seconds or 'none (the run had finished before)'}", file=sys.stderr)
+        print(f"adapter: {result.adapter_dir}", file=sys.stderr)
+        if args.merge:
+            start = time.perf_counter()
+            merged = merge_adapter(
+                result.adapter_dir,
+                run_dir / "merged",
+                base_model=recipe.base_model,
+                dtype=recipe.dtype,
+            )
+            print(f"merged: {merged} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+    except (RecipeError, DataError, RunFolderError, TrainingError, ModelSourceError) as exc:
+        raise SystemExit(f"storyloom-pipeline train: {exc}") from exc
+    except KeyboardInterrupt:
+        raise SystemExit(
+            "storyloom-pipeline train: interrupted; the same command resumes from the newest "
+            "checkpoint"
+        ) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storyloom-pipeline",
@@ -306,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_parsers(commands)
     _add_modelfile_parser(commands)
     _add_publish_parser(commands)
+    _add_train_parser(commands)
     return parser
 
 
@@ -509,6 +562,25 @@ def _add_export_parsers(commands: argparse._SubParsersAction) -> None:
     from storyloom_pipeline.export.command import add_parsers
 
     add_parsers(commands)
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train", help="LoRA/QLoRA fine-tune from a recipe", description=_cmd_train.__doc__
+    )
+    train.add_argument("--recipe", required=True, metavar="YAML", help="pipeline/recipes/*.yaml")
+    train.add_argument(
+        "--run-dir", metavar="DIR", help="the run folder (default: runs/<recipe name>)"
+    )
+    train.add_argument(
+        "--dataset", metavar="DIR", help="the training set folder (default: the recipe's)"
+    )
+    train.add_argument(
+        "--merge",
+        action="store_true",
+        help="also fold the adapter into the base model: <run-dir>/merged",
+    )
+    train.set_defaults(func=_cmd_train)
 
 
 def main(argv: list[str] | None = None) -> int:
