@@ -288,6 +288,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from storyloom_pipeline.recipe import RecipeError, load_recipe
     from storyloom_pipeline.train import (
         DataError,
+        RunFolder,
         RunFolderError,
         TrainingError,
         merge_adapter,
@@ -297,7 +298,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     try:
         recipe = load_recipe(Path(args.recipe))
-        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
+        run = RunFolder(Path(args.run_dir)) if args.run_dir else RunFolder.for_recipe(recipe.name)
+        run_dir = run.path
         dataset = Path(args.dataset) if args.dataset else None
         result = train(recipe, run_dir, dataset=dataset)
         if not process_state().is_main_process:
@@ -314,7 +316,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             merged = merge_adapter(
                 result.adapter_dir,
-                run_dir / "merged",
+                run.merged,
                 base_model=recipe.base_model,
                 dtype=recipe.dtype,
             )
