@@ -13,7 +13,7 @@ from typing import TypeVar
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from storyloom.gui.event_loop import StoryloomEventLoop
 
@@ -48,8 +48,21 @@ def no_modal_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         shown.append(self.windowTitle() or type(self).__name__)
         return 0
 
+    def static_box(parent, title, text, *args, **kwargs) -> QMessageBox.StandardButton:
+        shown.append(title)
+        return QMessageBox.StandardButton.NoButton  # as if closed without an answer
+
+    def static_file_dialog(parent=None, caption="", *args, **kwargs) -> tuple[str, str]:
+        shown.append(caption)
+        return "", ""  # cancelled
+
     monkeypatch.setattr(QDialog, "exec", fake_exec)
     monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    # Qt's static helpers run their own C++ event loop, which the patches above never see.
+    for name in ("question", "information", "warning", "critical"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(static_box))
+    for name in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(static_file_dialog))
     return shown
 
 

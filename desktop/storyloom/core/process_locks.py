@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import weakref
 from pathlib import Path
 
 if os.name == "nt":
@@ -53,6 +54,9 @@ class HeldFile:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd: int | None = fd
+        # Dropped without release() (its owner was garbage-collected): close the descriptor,
+        # which is what the owner's death would have done.
+        self._finalizer = weakref.finalize(self, os.close, fd)
 
     @classmethod
     def try_hold(cls, path: Path) -> HeldFile | None:
@@ -77,6 +81,7 @@ class HeldFile:
         fd, self._fd = self._fd, None
         if fd is None:
             return
+        self._finalizer.detach()
         if delete and os.name != "nt":  # POSIX may unlink a locked file; nobody can take it
             with contextlib.suppress(OSError):
                 self.path.unlink()

@@ -148,7 +148,8 @@ def check_settings_store() -> str:
 
 def check_window(app: QApplication, window: MainWindow) -> str:
     require(app.desktopFileName() == APP_ID, f"desktop file name {app.desktopFileName()!r}")
-    require(window.windowTitle() == "Storyloom", f"title {window.windowTitle()!r}")
+    title = window.windowTitle()
+    require(title == "Untitled[*] — Storyloom", f"title {title!r}")
     require(isinstance(window.centralWidget(), StoryEditor), "the editor is not in the centre")
     require(window.reasoning_dock.isVisible(), "the Reasoning panel is hidden")
     editor = window.editor
