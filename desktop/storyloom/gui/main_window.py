@@ -495,6 +495,9 @@ class MainWindow(QMainWindow):
         if not self.editor.has_pending():
             return
         self.controller.stop()
+        if not self.editor.has_pending():  # stopped before any prose came: nothing to accept
+            self._update_actions()
+            return
         text = self.editor.accept_pending()
         self.reasoning.set_answer_preview(text)
         self._update_actions()
