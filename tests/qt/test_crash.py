@@ -34,7 +34,9 @@ PROMISE_S = 2.0  # "every change older than 2 s" is recovered
 REPLY = tagged_reply(
     "Maren is afraid of the dark tower but the light must burn again.",
     "She set her shoulder to the door and it gave with a groan, and the stair beyond wound "
-    "up into a darkness that smelled of salt and old oil.",
+    "up into a darkness that smelled of salt and old oil. Somewhere above her the wind found "
+    "the broken pane and sang through it, one low note that rose and fell like breathing, "
+    "and she climbed towards it with the lamp held high.",
 )
 LOSSES: list[float] = []
 
@@ -135,7 +137,7 @@ def test_sigkill_at_a_random_moment_loses_nothing_older_than_2_s(
     original = manuscript.read_bytes()
     log, errors = tmp_path / "states.jsonl", tmp_path / "stderr.txt"
     with FakeOllama() as server:
-        server.set_script(Script(split_tokens(REPLY), delay=0.03))
+        server.set_script(Script(split_tokens(REPLY), delay=0.05))
         killed_at = run_until_killed(manuscript, log, errors, server, rng, trial)
     assert "Traceback" not in errors.read_text(), errors.read_text()[-3000:]
 
@@ -156,7 +158,11 @@ def test_sigkill_at_a_random_moment_loses_nothing_older_than_2_s(
 
     # The recovered state must be one the app really was in, and no older than the promise.
     matches = [n for n, s in enumerate(states) if (s["text"], s["pending"]) == (text, pending)]
-    assert matches, "the recovered text is no state the story was ever in"
+    assert matches, (
+        "the recovered text is no state the story was ever in: "
+        f"text …{text[-80:]!r} pending {pending[:80]!r}; last logged "
+        f"…{states[-1]['text'][-80:]!r} pending {states[-1]['pending'][:80]!r}"
+    )
     newest = matches[-1]
     later = [s["t"] for s in states[newest + 1 :]]
     loss = max(0.0, killed_at - later[0]) if later else 0.0
@@ -165,6 +171,7 @@ def test_sigkill_at_a_random_moment_loses_nothing_older_than_2_s(
         f"\ncrash trial {trial}: killed {killed_at - states[0]['t']:.2f} s after start, "
         f"{len(states)} states, {len(saves)} saves, "
         f"{'recovered from the journal' if recovered else 'nothing to recover'}, "
-        f"pending {len(pending)} chars, loss {loss:.2f} s"
+        f"pending at the kill {len(states[-1]['pending'])} chars, recovered {len(pending)}, "
+        f"loss {loss:.2f} s"
     )
     assert loss < PROMISE_S, f"lost changes made {loss:.2f} s before the kill"
