@@ -87,6 +87,7 @@ def test_save_writes_the_text_without_the_pending_continuation(
     assert window.manuscript.save()
     assert story.read_bytes().decode() == ("Prologue. " + STORY).replace("\n", "\r\n")
     # the journal keeps the continuation, marked apart, at its place in the writer's text
+    window.manuscript.keeper.wait()
     entry = JournalEntry.from_bytes(window.manuscript.keeper.journal.file.read_bytes())
     assert entry.text == "Prologue. " + STORY
     assert entry.pending is not None
@@ -255,6 +256,8 @@ def test_closing_with_unsaved_changes_asks(
     type_at_end(window, "More.")
     journal = window.manuscript.keeper.journal
     window.manuscript.keeper.write_now()
+    window.manuscript.keeper.wait()
+    assert journal.file.exists()
     assert not window.close()  # Cancel (a dismissed question cancels too)
     assert window.isVisible()
     prompts.answer("unsaved_changes", UnsavedChoice.SAVE)

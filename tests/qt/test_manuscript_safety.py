@@ -190,6 +190,7 @@ def test_a_file_deleted_elsewhere_is_mentioned_once_and_saved_again(
 
 
 def journal_entry(window: MainWindow) -> JournalEntry:
+    window.manuscript.keeper.wait()  # the worker thread has written what it was given
     return JournalEntry.from_bytes(window.manuscript.keeper.journal.file.read_bytes())
 
 
@@ -353,7 +354,31 @@ def test_a_journal_of_a_live_window_is_never_offered(qtbot, story: Path) -> None
     first.open_file(story)
     first.editor.insertPlainText("Live. ")
     first.manuscript.keeper.write_now()
+    first.manuscript.keeper.wait()
+    assert first.manuscript.keeper.journal.file.exists()
     second = MainWindow()
     qtbot.addWidget(second)
     assert second.manuscript.offer_recovery() is None
-    first.manuscript.keeper.journal.close()
+    first.manuscript.keeper.close()
+
+
+def test_a_journal_that_cannot_be_written_is_reported_once(
+    window: MainWindow, story: Path, qtbot, monkeypatch
+) -> None:
+    window.open_file(story)
+    keeper = window.manuscript.keeper
+
+    def disk_full(data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keeper.journal, "write_bytes", disk_full)
+    with qtbot.waitSignal(keeper.failed) as failed:
+        keeper.write_now()
+    assert "No space left on device" in failed.args[0]
+    assert "Save often" in window.file_notice.message.text()
+    with qtbot.assertNotEmitted(keeper.failed, wait=200):
+        keeper.write_now()  # still failing: said once is enough
+    monkeypatch.undo()
+    keeper.write_now()
+    keeper.wait()
+    assert journal_entry(window).text == STORY

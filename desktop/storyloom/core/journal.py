@@ -59,39 +59,47 @@ class JournalEntry:
         return self.path.name if self.path else "Untitled"
 
     def to_bytes(self) -> bytes:
-        data = {
+        """A JSON header line, then the text and the pending text as raw UTF-8.
+
+        Not one JSON document: escaping a novel's worth of text into JSON cost ~18 ms per
+        snapshot on the GUI thread; encoding it as UTF-8 costs ~1 ms.
+        """
+        text = self.text.encode("utf-8")
+        pending = self.pending.text.encode("utf-8") if self.pending else b""
+        header = {
             "version": JOURNAL_VERSION,
             "path": str(self.path) if self.path else None,
             "encoding": self.format.encoding,
             "newline": self.format.newline,
             "changed_at": self.changed_at,
-            "text": self.text,
-            "pending": (
-                {"position": self.pending.position, "text": self.pending.text}
-                if self.pending
-                else None
-            ),
+            "text_bytes": len(text),
+            "pending_position": self.pending.position if self.pending else None,
+            "pending_bytes": len(pending),
         }
-        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return json.dumps(header).encode("ascii") + b"\n" + text + pending
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> JournalEntry:
-        """Raises ValueError for anything that is not a journal this version can read."""
+        """Raises ValueError for anything that is not a whole journal this version can read."""
+        line, _, body = raw.partition(b"\n")
         try:
-            data = json.loads(raw)
-            if data.get("version") != JOURNAL_VERSION:
-                raise ValueError(f"journal version {data.get('version')!r}")
-            pending = data["pending"]
-            text_format = TextFormat(str(data["encoding"]), str(data["newline"]))
+            header = json.loads(line)
+            if header.get("version") != JOURNAL_VERSION:
+                raise ValueError(f"journal version {header.get('version')!r}")
+            text_bytes, pending_bytes = int(header["text_bytes"]), int(header["pending_bytes"])
+            if len(body) != text_bytes + pending_bytes:
+                raise ValueError(f"{len(body)} bytes of text, the header says {text_bytes}+")
+            text_format = TextFormat(str(header["encoding"]), str(header["newline"]))
             text_format.encoding_name, text_format.newline_name  # noqa: B018 - KeyError if unknown
+            position = header["pending_position"]
             return cls(
-                text=str(data["text"]),
-                path=Path(data["path"]) if data["path"] else None,
+                text=body[:text_bytes].decode("utf-8"),
+                path=Path(header["path"]) if header["path"] else None,
                 format=text_format,
-                pending=PendingText(int(pending["position"]), str(pending["text"]))
-                if pending
+                pending=PendingText(int(position), body[text_bytes:].decode("utf-8"))
+                if position is not None
                 else None,
-                changed_at=float(data["changed_at"]),
+                changed_at=float(header["changed_at"]),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a Storyloom journal: {exc!r}") from exc
@@ -119,13 +127,17 @@ class Journal:
 
     def write(self, entry: JournalEntry) -> None:
         """Replace the journal with `entry`; raises SaveError or OSError when it cannot."""
+        self.write_bytes(entry.to_bytes())
+
+    def write_bytes(self, data: bytes) -> None:
+        """`write()` for an entry already turned into bytes (`JournalEntry.to_bytes()`)."""
         if self._hold is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             # Held before the journal exists, so no scan can ever take it for an orphan.
             self._hold = HeldFile.try_hold(self.file.with_suffix(".lock"))
             if self._hold is None:  # pragma: no cover - a fresh random id is never held
                 raise OSError(f"the journal lock {self.id} is held by another process")
-        atomic_write(self.file, entry.to_bytes())
+        atomic_write(self.file, data)
 
     def clear(self) -> None:
         """The manuscript on disk holds everything: drop the journal (its lock stays ours)."""

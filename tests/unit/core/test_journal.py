@@ -45,10 +45,11 @@ def test_an_entry_round_trips(tmp_path: Path) -> None:
     untitled = entry(None)
     assert JournalEntry.from_bytes(untitled.to_bytes()) == untitled
     assert untitled.title == "Untitled"
-    for bad in (b"{}", b"[1]", b'{"version": 99}', b"not json"):
+    raw = original.to_bytes()
+    for bad in (b"{}", b"[1]", b'{"version": 99}', b"not json", b"", raw[:-1], raw + b"x"):
         with pytest.raises(ValueError):
             JournalEntry.from_bytes(bad)
-    broken_format = original.to_bytes().replace(b'"cp1252"', b'"ebcdic"')
+    broken_format = raw.replace(b'"cp1252"', b'"ebcdic"')
     with pytest.raises(ValueError):
         JournalEntry.from_bytes(broken_format)
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from storyloom.core.word_count import WordCounts, count_words
+from storyloom.core.word_count import WordCounter, WordCounts, count_words
 
 
 @pytest.mark.parametrize(
@@ -29,3 +31,14 @@ def test_the_status_text() -> None:
         WordCounts(12_345, 20, 345).describe() == "12,345 words · 20 selected · +345 this session"
     )
     assert WordCounts(10, 0, -3).describe() == "10 words · -3 this session"
+
+
+def test_the_counter_remembers_paragraphs_and_agrees_with_a_full_count(
+    gutenberg_dir: Path,
+) -> None:
+    text = (gutenberg_dir / "1342.txt").read_text(encoding="utf-8")
+    counter = WordCounter()
+    assert counter.count(text) == count_words(text)
+    edited = text.replace("Elizabeth", "Lizzy—dear", 50) + "\nThe end."
+    assert counter.count(edited) == count_words(edited)
+    assert counter.count("") == 0

@@ -419,7 +419,8 @@ class ManuscriptController(QObject):
             self.format = entry.format
             self.suggested_path = entry.path
         replace_text(self.editor, entry.text, entry.pending)
-        self.keeper.write_now()  # this window's journal holds it now...
+        self.keeper.write_now()
+        self.keeper.wait()  # this window's journal holds it now...
         orphan.forget()  # ...so the dead one's can go
         self._done_with(orphan)
         self.status.emit(f"Recovered “{entry.title}”: save it to keep it")

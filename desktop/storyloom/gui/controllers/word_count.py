@@ -1,7 +1,7 @@
 """Word counts for the status bar: the document, the selection, and this session's progress.
 
-Counting a whole novel takes tens of milliseconds (storyloom.core.word_count), so it runs once
-the editor has been quiet for DELAY_MS rather than on every keystroke. The pending continuation
+Counting is cheap (storyloom.core.word_count.WordCounter counts only changed paragraphs), but
+it still waits until the editor has been quiet for DELAY_MS. The pending continuation
 is not the writer's text and is not counted.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from storyloom.core.word_count import WordCounts, count_words
+from storyloom.core.word_count import WordCounter, WordCounts, count_words
 from storyloom.gui.editor_text import editor_snapshot
 from storyloom.gui.widgets.story_editor import StoryEditor
 
@@ -24,6 +24,7 @@ class WordCountController(QObject):
         self.editor = editor
         self.counts = WordCounts(0, 0, 0)
         self._session_start: int | None = None
+        self._counter = WordCounter()
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(DELAY_MS)
@@ -39,7 +40,7 @@ class WordCountController(QObject):
     def recount(self) -> None:
         self.timer.stop()
         text, _ = editor_snapshot(self.editor)
-        document = count_words(text)
+        document = self._counter.count(text)
         if self._session_start is None:
             self._session_start = document
         cursor = self.editor.textCursor()
