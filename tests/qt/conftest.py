@@ -13,9 +13,13 @@ from typing import TypeVar
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from storyloom.gui.event_loop import StoryloomEventLoop
+from storyloom.gui.main_window import MainWindow
+
+from prompt_helpers import ScriptedPrompts
 
 T = TypeVar("T")
 
@@ -95,3 +99,22 @@ class AsyncRunner:
 @pytest.fixture
 def run_async(qapp: QApplication) -> AsyncRunner:
     return AsyncRunner(qapp)
+
+
+@pytest.fixture
+def prompts() -> ScriptedPrompts:
+    """The file prompts' answers, scripted by the test (see prompt_helpers)."""
+    return ScriptedPrompts()
+
+
+@pytest.fixture
+def window(qtbot, prompts: ScriptedPrompts) -> MainWindow:
+    """The main window, shown, asking its file questions of `prompts`. (Modules that need
+    another window, e.g. one talking to the fake server, define their own `window`.)"""
+    win = MainWindow()
+    win.manuscript.prompts = prompts
+    # Some tests close it: kept alive for qtbot's own close at the end.
+    win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+    qtbot.addWidget(win)
+    win.show()
+    return win

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication
 
@@ -22,22 +21,6 @@ from storyloom.gui.main_window import MainWindow
 from prompt_helpers import ScriptedPrompts
 
 STORY = "The lighthouse had been dark for eleven years.\n\nMaren rowed out to it at dusk.\n"
-
-
-@pytest.fixture
-def prompts() -> ScriptedPrompts:
-    return ScriptedPrompts()
-
-
-@pytest.fixture
-def window(qtbot, prompts: ScriptedPrompts) -> MainWindow:
-    win = MainWindow()
-    win.manuscript.prompts = prompts
-    # Some tests close it: kept alive for qtbot's own close at the end.
-    win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
-    qtbot.addWidget(win)
-    win.show()
-    return win
 
 
 @pytest.fixture

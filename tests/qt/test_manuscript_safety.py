@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 
@@ -24,24 +23,10 @@ from storyloom.gui.controllers import autosave
 from storyloom.gui.dialogs.file_prompts import DiskChoice, LockChoice, UnsavedChoice
 from storyloom.gui.main_window import MainWindow
 
+from other_process import HOLD_LOCK, other_process
 from prompt_helpers import ScriptedPrompts
 
 STORY = "The lighthouse had been dark for eleven years.\n"
-
-
-@pytest.fixture
-def prompts() -> ScriptedPrompts:
-    return ScriptedPrompts()
-
-
-@pytest.fixture
-def window(qtbot, prompts: ScriptedPrompts) -> MainWindow:
-    win = MainWindow()
-    win.manuscript.prompts = prompts
-    win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
-    qtbot.addWidget(win)
-    win.show()
-    return win
 
 
 @pytest.fixture
@@ -53,29 +38,12 @@ def story(tmp_path: Path) -> Path:
 
 # -- the lock --------------------------------------------------------------------------------
 
-HOLDER = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from storyloom.core.document_lock import DocumentLock
-    DocumentLock.acquire(Path(sys.argv[1]))
-    print("locked", flush=True)
-    time.sleep(60)
-    """
-)
-
 
 @pytest.fixture
 def other_instance(story: Path):
     """Another process that holds the manuscript's lock (as a second Storyloom would)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(story)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-    yield holder
-    holder.kill()
-    holder.wait()
-    holder.stdout.close()
+    with other_process(HOLD_LOCK, str(story)) as holder:
+        yield holder
 
 
 def test_a_manuscript_open_elsewhere_is_offered_read_only(

@@ -6,10 +6,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,8 @@ from storyloom.core.document_lock import (
     read_owner,
 )
 from storyloom.core.process_locks import process_alive, this_host
+
+from other_process import HOLD_LOCK, other_process
 
 
 @pytest.fixture
@@ -54,8 +54,7 @@ def test_the_lock_file_names_this_process(story: Path) -> None:
 
 
 def test_a_lock_held_by_a_live_process_is_refused(story: Path) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
+    with other_process("", str(story)) as holder:  # alive, and named by the lock file
         write_lock(story, holder.pid)
         with pytest.raises(LockedByOther) as caught:
             DocumentLock.acquire(story)
@@ -65,9 +64,6 @@ def test_a_lock_held_by_a_live_process_is_refused(story: Path) -> None:
         lock = DocumentLock.acquire(story, take_over=True)
         assert lock is not None and lock.replaced == caught.value.owner
         assert read_owner(lock.file) == lock.owner
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_stale_lock_is_taken_over(story: Path) -> None:
@@ -108,28 +104,11 @@ def test_a_read_only_folder_opens_unlocked(story: Path, monkeypatch: pytest.Monk
     assert DocumentLock.acquire(story) is None
 
 
-HOLDER = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from storyloom.core.document_lock import DocumentLock
-    DocumentLock.acquire(Path(sys.argv[1]))
-    print("locked", flush=True)
-    time.sleep(60)
-    """
-)
-
-
 def test_a_second_instance_is_refused_until_the_first_is_killed(story: Path) -> None:
-    first = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(story)], stdout=subprocess.PIPE, text=True
-    )
-    assert first.stdout is not None and first.stdout.readline() == "locked\n"
-    with pytest.raises(LockedByOther):
-        DocumentLock.acquire(story)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    first.stdout.close()
-    lock = DocumentLock.acquire(story)  # its lock file is still there, but stale
+    with other_process(HOLD_LOCK, str(story)) as first:
+        with pytest.raises(LockedByOther):
+            DocumentLock.acquire(story)
+        first.kill()
+        lock = DocumentLock.acquire(story)  # its lock file is still there, but stale
     assert lock is not None and lock.replaced is not None
     assert lock.replaced.pid == first.pid

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -20,6 +16,8 @@ from storyloom.core.journal import (
     recovery_dir,
 )
 from storyloom.core.text_files import TextFormat
+
+from other_process import WRITE_JOURNAL, other_process
 
 STORY = "Maren rowed out at dusk.\nThe light was dark."
 
@@ -64,29 +62,10 @@ def test_a_live_journal_is_no_orphan_and_a_closed_one_is_gone() -> None:
     assert list(recovery_dir().iterdir()) == []
 
 
-WRITER = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from storyloom.core.journal import Journal, JournalEntry, PendingText
-    journal = Journal()
-    journal.write(JournalEntry("Typed before the crash.", Path(sys.argv[1]),
-                               pending=PendingText(23, " Streamed."), changed_at=time.time()))
-    print("written", flush=True)
-    time.sleep(60)
-    """
-)
-
-
 def crash_with_a_journal(story: Path) -> None:
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(story)], stdout=subprocess.PIPE, text=True
-    )
-    assert writer.stdout is not None and writer.stdout.readline() == "written\n"
-    assert find_orphans() == []  # alive: not an orphan
-    writer.send_signal(signal.SIGKILL)
-    writer.wait()
-    writer.stdout.close()
+    with other_process(WRITE_JOURNAL, str(story)) as writer:
+        assert find_orphans() == []  # alive: not an orphan
+        writer.kill()
 
 
 def test_a_killed_process_leaves_an_orphan(tmp_path: Path) -> None:
