@@ -1,8 +1,10 @@
-"""Saving without ever tearing the manuscript: a temporary file, fsync, then an atomic replace.
+"""Saving without ever tearing a file: a temporary file, fsync, then an atomic replace.
 
-`atomic_write()` writes the new bytes to a temporary file in the manuscript's own folder
+Used for the manuscript, its backups and takes, the lock file and the recovery journal.
+
+`atomic_write()` writes the new bytes to a temporary file in the file's own folder
 (`os.replace` is atomic only within one file system), flushes and fsyncs it, gives it the old
-file's permissions, replaces the manuscript with it and fsyncs the folder so the rename itself
+file's permissions, replaces the file with it and fsyncs the folder so the rename itself
 survives a power cut. Whatever fails, at whatever step, the path holds either the complete old
 file or the complete new one, and the temporary file is removed. A process killed mid-save can
 leave a temporary file behind; `remove_stale_temporaries()` tidies those up on the next open.
@@ -108,8 +110,8 @@ def _mode_for(target: Path) -> int | None:
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
         raise SaveError(
             SaveProblem.FILE_READ_ONLY,
-            f"“{target.name}” is read-only, so Storyloom did not change it. Save your story "
-            "under another name (Save As), or make the file writable and save again.",
+            f"“{target.name}” is read-only, so Storyloom did not change it. Save it under "
+            "another name (Save As), or make the file writable and save again.",
         )
     return mode
 
@@ -139,21 +141,19 @@ def _fsync_folder(folder: Path) -> None:
 
 def _save_error(target: Path, exc: OSError) -> SaveError:
     name, folder = target.name, target.parent
+    reason = exc.strerror or str(exc)
     if exc.errno in _DISK_FULL:
         return SaveError(
             SaveProblem.DISK_FULL,
-            f"The disk is full: “{name}” could not be saved. The file on disk is unchanged and "
-            "your text is still here (and in the recovery journal). Free some space, then "
-            "save again.",
+            f"The disk is full, so “{name}” could not be saved ({reason}). The file on disk is "
+            "unchanged. Free some space, then save again.",
         )
     if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
         return SaveError(
             SaveProblem.FOLDER_NOT_WRITABLE,
-            f"Storyloom may not write in the folder {folder} (it is read-only or you lack "
-            f"permission), so “{name}” was not saved. Save your story somewhere else "
-            "(Save As).",
+            f"Storyloom may not write in the folder {folder} ({reason}), so “{name}” was not "
+            "saved. Save it somewhere else (Save As).",
         )
-    reason = exc.strerror or str(exc)
     return SaveError(
         SaveProblem.OTHER,
         f"“{name}” could not be saved: {reason}. The file on disk is unchanged.",

@@ -296,7 +296,8 @@ class ManuscriptController(QObject):
         try:
             warning = save_with_backup(path, data, self.files.backups_kept)
         except SaveError as error:
-            if self.prompts.save_failed(str(error), offer_save_as=error.offers_save_as):
+            message = f"{error} Your text is still here, and in the recovery journal."
+            if self.prompts.save_failed(message, offer_save_as=error.offers_save_as):
                 return self.save_as()
             return False
         try:
