@@ -274,6 +274,10 @@ class MainWindow(QMainWindow):
         m.saved.connect(self.documentSaved)
         m.pathChanged.connect(self.documentPathChanged)
         m.loaded.connect(self.word_counts.start_session)
+        # A manuscript's takes live in its sidecar folder: they come and go with it.
+        m.loaded.connect(self.clear_takes)
+        m.opened.connect(self.load_takes)
+        m.saved.connect(self.save_takes)
         m.loaded.connect(self._update_actions)
         m.stateChanged.connect(self._show_title)
         m.notice.connect(self.file_notice.show_notice)
