@@ -1,4 +1,4 @@
-"""P5: what keeping a manuscript safe costs, on a whole novel (Moby-Dick, 1.2 MB).
+"""P6: what keeping a manuscript safe costs, on a whole novel (Moby-Dick, 1.2 MB).
 
 On the GUI thread: the word count after a pause in typing (a full count, and the paragraph-
 remembering `WordCounter` after a one-paragraph edit), and turning the journal snapshot into
@@ -50,7 +50,7 @@ def test_manuscript_costs_on_a_novel(gutenberg_dir: Path, tmp_path: Path) -> Non
     read = median_ms(lambda: read_manuscript(story))
     journal.close()
     print(
-        f"\nP5 manuscript ({len(text) / 1e6:.2f} M characters, {words:,} words): "
+        f"\nP6 manuscript ({len(text) / 1e6:.2f} M characters, {words:,} words): "
         f"GUI thread: full word count {full_count:.1f} ms, after an edit {edited_count:.1f} ms, "
         f"journal snapshot to bytes {snapshot:.1f} ms; worker: journal write {journal_write:.1f}"
         f" ms; save with backup {save:.1f} ms, open {read:.1f} ms"
