@@ -72,10 +72,6 @@ class HeldFile:
             return None
         return cls(path, fd)
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def release(self, *, delete: bool = False) -> None:
         """Let go (and delete the file, while it is still ours, if `delete`)."""
         fd, self._fd = self._fd, None

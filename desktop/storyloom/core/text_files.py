@@ -157,12 +157,12 @@ def read_manuscript(path: Path, *, allow_large: bool = False) -> LoadedFile:
             )
         data = path.read_bytes()
     except OSError as exc:
-        raise problem_reading(path, exc) from exc
+        raise _problem_reading(path, exc) from exc
     decoded = decode(data, name)
     return LoadedFile(decoded.text, decoded.format, Fingerprint.of(info, data))
 
 
-def problem_reading(path: Path, exc: OSError) -> FileProblem:
+def _problem_reading(path: Path, exc: OSError) -> FileProblem:
     """The writer's message for an OSError raised while reading `path`."""
     name = path.name
     if isinstance(exc, FileNotFoundError):

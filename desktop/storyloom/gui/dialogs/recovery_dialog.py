@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -115,7 +115,7 @@ class RecoveryDialog(QDialog):
         if not self.orphans:
             self.accept()
 
-    def _request(self, signal) -> None:
+    def _request(self, signal: SignalInstance) -> None:
         if self.current is not None:
             signal.emit(self.current)
 
