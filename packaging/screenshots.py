@@ -11,7 +11,9 @@ Ollama server streaming scripted cra-v1-style replies, so the pictures are repro
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from storyloom.core.backend import OllamaBackend  # noqa: E402
 from storyloom.core.length import Length  # noqa: E402
 from storyloom.core.settings import AppSettings, MemoryStore  # noqa: E402
 from storyloom.gui.app import create_application  # noqa: E402
+from storyloom.gui.dialogs.file_prompts import UnsavedChoice  # noqa: E402
 from storyloom.gui.event_loop import StoryloomEventLoop  # noqa: E402
 from storyloom.gui.main_window import MainWindow  # noqa: E402
 
@@ -135,11 +138,17 @@ def open_window(app: QApplication, server: FakeOllama, model: str) -> MainWindow
     story = (REPO / "resources" / "sample-story.txt").read_text(encoding="utf-8").rstrip()
     window.editor.setPlainText(story)
     window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    # The sample story is never saved: closing must not stop at the unsaved-changes question.
+    window.manuscript.prompts.unsaved_changes = lambda _title: UnsavedChoice.DISCARD
     window.show()
     return window
 
 
 def main() -> int:
+    # The recovery journal and recent files go to a throwaway folder, never the developer's own.
+    scratch = tempfile.TemporaryDirectory(prefix="storyloom-screenshots-")
+    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        os.environ[variable] = str(Path(scratch.name) / variable.lower())
     app = create_application(sys.argv)
     server = FakeOllama()
     for model in ("molbal/cra-v1-7b", GUIDED):

@@ -195,12 +195,14 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         self.word_count_label = QLabel(self)
         self.word_count_label.setObjectName("wordCount")
-        status.addWidget(self.word_count_label)
         self.phase_label = QLabel(self)
         self.speed_label = QLabel(self)
         self.context_label = QLabel(self)
         self.context_meter = ContextMeter(self)
-        for widget in (self.phase_label, self.speed_label, self.context_label, self.context_meter):
+        # All permanent: a temporary message (errors, notices) takes the free space on the left
+        # instead of being painted over the word count.
+        permanent = (self.word_count_label, self.phase_label, self.speed_label, self.context_label)
+        for widget in (*permanent, self.context_meter):
             status.addPermanentWidget(widget)
         status.showMessage(f"Storyloom {__version__}", 5000)
 
