@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chunks_parser(commands)
     _add_reason_parser(commands)
     _add_dataset_parser(commands)
+    _add_eval_parser(commands)
     return parser
 
 
@@ -405,6 +406,13 @@ def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
     )
     dataset.add_argument("--public", action="store_true", help="make the hub repo public")
     dataset.set_defaults(func=_cmd_dataset)
+
+
+def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
+    # the evaluation's options live beside it; importing them loads no ML library
+    from storyloom_pipeline.evaluation.command import add_parser
+
+    add_parser(commands)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,3 +18,42 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("smollm2") / "hf"
     return Path(materialize(resolve(SMOLLM2_REF), out, dtype=torch.float32).location)
+
+
+@pytest.fixture(scope="session")
+def peft_lora_dir(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter for SmolLM2 made with peft directly (r 8 on every projection), its B
+    matrices set to small seeded random values: peft starts B at zero, which would leave the
+    model unchanged. Stands in for a trained adapter where the training itself is not tested."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=targets, task_type="CAUSAL_LM")
+    lora = get_peft_model(model, config)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in lora.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.01)
+    out = tmp_path_factory.mktemp("peft_lora") / "adapter"
+    lora.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_chunks_dir(gutenberg_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real chunk dataset, small and quick to score: four short books in 12+4-sentence
+    windows, split by book half train, half test (Peter Pan and The Time Machine are test)."""
+    from storyloom_pipeline.chunk_dataset import BuildSettings, build_chunk_dataset
+    from storyloom_pipeline.chunks import ChunkConfig
+
+    out = tmp_path_factory.mktemp("small_chunks")
+    books = [gutenberg_dir / f"{number}.txt" for number in (11, 35, 219, 16)]
+    settings = BuildSettings(
+        chunks=ChunkConfig(context=12, continuation=4), splits=(0.5, 0.0, 0.5), seed=0
+    )
+    build_chunk_dataset(books, out, settings)
+    return out
