@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+from matplotlib.ticker import MaxNLocator
 
 COLOURS = {"model": "#2f6db5", "baseline": "#d08a2c", "reference": "#6a9a4b"}
 
 
 def _figure(width: float = 6.4, height: float = 3.6) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display; safe to call more than once
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # drawn without pyplot: no display, no global state
 
     figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
     return figure, figure.subplots()
@@ -58,18 +58,24 @@ def likelihood_plot(rows: Sequence[dict], labels: dict[str, str]) -> bytes | Non
 
 
 def pacing_plot(rows: Sequence[dict], roles: Sequence[str], labels: dict[str, str]) -> bytes:
-    """Answer length in sentences per chunk, beside the true continuation's."""
+    """How many answers had how many sentences, beside the true continuations' lengths."""
     figure, axes = _figure()
     series = [("reference", [row["target_sentences"] for row in rows], "human continuation")]
     series += [(role, [row[role]["sentences"] for row in rows], labels[role]) for role in roles]
+    top = max(max(values, default=0) for _, values, _ in series)
     width = 0.8 / len(series)
     for i, (key, values, label) in enumerate(series):
-        positions = [x + (i - (len(series) - 1) / 2) * width for x in range(len(rows))]
-        axes.bar(positions, values, width, label=label, color=COLOURS[key])
-    axes.set_xticks(range(len(rows)), [row["chunk_id"] for row in rows], rotation=60, fontsize=7)
-    axes.set_ylabel("sentences")
-    axes.set_title("Pacing: answer length per chunk")
-    axes.legend(fontsize="small")
+        counts = Counter(values)
+        positions = [n + (i - (len(series) - 1) / 2) * width for n in range(top + 1)]
+        axes.bar(
+            positions, [counts[n] for n in range(top + 1)], width, label=label, color=COLOURS[key]
+        )
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("sentences in the answer")
+    axes.set_ylabel("chunks")
+    axes.set_title("Pacing: answer length")
+    axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3)
     return _png(figure)
 
 
@@ -84,9 +90,10 @@ def format_plot(metrics: dict[str, Any], roles: Sequence[str], labels: dict[str,
         axes.barh(positions, counts, height, label=labels[role], color=COLOURS[role])
     axes.set_yticks(range(len(names)), [name.replace("_", " ") for name in names], fontsize=8)
     axes.invert_yaxis()
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("replies")
     axes.set_title("Format: malformations")
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="lower right")
     return _png(figure)
 
 

@@ -76,7 +76,7 @@ def share(interval: dict | None) -> str:
         return DASH
     k = round(interval["value"] * interval["n"])
     low, high = interval["low"] * 100, interval["high"] * 100
-    return f"{k}/{interval['n']} ({interval['value']:.0%}, CI {low:.0f}–{high:.0f} %)"
+    return f"{k}/{interval['n']} ({interval['value'] * 100:.0f} %, CI {low:.0f}–{high:.0f} %)"
 
 
 def ranged(interval: dict | None, digits: int = 3, signed: bool = False) -> str:
@@ -130,7 +130,7 @@ def summary_table(metrics: dict[str, Any]) -> Table:
         num(target, 1),
     )
     row(
-        f"on pace (±{ON_PACE:.0%} of the true length)",
+        f"on pace (±{ON_PACE * 100:.0f} % of the true length)",
         [share(m[r]["pacing"]["on_pace"]) for r in roles],
     )
     row("echo rate", [share(m[r]["echo"]["rate"]) for r in roles], share(ref["echo"]["rate"]))
@@ -220,7 +220,7 @@ DEFINITIONS = (
     "Well-formed: the app's parser (`storyloom.prompting.parse_response`) read "
     "`<reasoning>…</reasoning><answer>…</answer>` with no malformation. Wilson 95 % intervals.",
     "Pacing: sentences in the answer (the pipeline's Punkt splitter) against the true "
-    f"continuation's; on pace = within ±{ON_PACE:.0%} of it.",
+    f"continuation's; on pace = within ±{ON_PACE * 100:.0f} % of it.",
     "Echo rate: answers whose first 8 words repeat a passage of the context, or half of whose "
     "word 8-grams occur in the context. 8-grams copied: the mean share of the answer's word "
     "8-grams found in the context.",
@@ -321,7 +321,8 @@ def _per_book_table(metrics: dict[str, Any], roles: list[str]) -> Table:
                 num(entry["sentences_mean"], 1),
             ]
         judged = book["judge"]
-        row.append(f"{judged['win']}/{judged['tie']}/{judged['loss']}")
+        judge_asked = metrics["comparison"]["judge"] is not None
+        row.append(f"{judged['win']}/{judged['tie']}/{judged['loss']}" if judge_asked else DASH)
         rows.append(row)
     return Table(header, rows)
 
