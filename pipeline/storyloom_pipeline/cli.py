@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chunks_parser(commands)
     _add_reason_parser(commands)
     _add_dataset_parser(commands)
+    _add_export_parsers(commands)
     _add_eval_parser(commands)
     return parser
 
@@ -406,6 +407,12 @@ def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
     )
     dataset.add_argument("--public", action="store_true", help="make the hub repo public")
     dataset.set_defaults(func=_cmd_dataset)
+
+
+def _add_export_parsers(commands: argparse._SubParsersAction) -> None:
+    from storyloom_pipeline.export.command import add_parsers
+
+    add_parsers(commands)
 
 
 def _add_eval_parser(commands: argparse._SubParsersAction) -> None:

