@@ -9,6 +9,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# No test reaches the Hugging Face Hub, not even by accident: bitsandbytes, for one, asks it for
+# CPU kernels when imported. Set before anything imports huggingface_hub (it reads this once).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 # The `fake_ollama` fixture: a local server that speaks Ollama's HTTP API byte for byte.
 pytest_plugins = ["fake_ollama.fixtures"]
 

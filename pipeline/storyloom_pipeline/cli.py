@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -214,6 +215,120 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     return 0 if report.rows_per_split else 1
 
 
+def _cmd_modelfile(args: argparse.Namespace) -> int:
+    """Render the Ollama Modelfiles of the recipes (TEMPLATE, SYSTEM and stop strings from
+    storyloom.prompting; num_ctx and sampling from the recipe) into modelfiles/. --check writes
+    nothing and fails when a committed Modelfile is stale, missing or made by no recipe."""
+    from storyloom_pipeline.modelfile import ModelfileError, write_modelfiles
+    from storyloom_pipeline.recipe import RecipeError
+
+    recipes = [Path(path) for path in args.recipes] or None
+    out = Path(args.out) if args.out else None
+    try:
+        report = write_modelfiles(recipes, out_dir=out, check=args.check)
+    except (RecipeError, ModelfileError, OSError) as exc:
+        raise SystemExit(f"storyloom-pipeline modelfile: {exc}") from exc
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    if report.problems:
+        print("run `storyloom-pipeline modelfile` and commit the result", file=sys.stderr)
+        return 1
+    for path in report.written:
+        print(f"wrote {path}", file=sys.stderr)
+    print(f"{len(report.unchanged)} Modelfiles already up to date", file=sys.stderr)
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    """Create an Ollama model from a Modelfile through the Ollama server (OLLAMA_HOST or
+    --host): each GGUF is uploaded once as a blob (skipped when the server has it), the model is
+    created from the Modelfile's fields, optionally quantized, and with --push sent to
+    ollama.com. --hf-repo also uploads the GGUFs with a model card to the Hugging Face Hub."""
+    from storyloom_pipeline.publish import PublishError, TqdmProgress, make_client, publish
+
+    modelfile = Path(args.modelfile)
+    try:
+        result = publish(
+            modelfile,
+            args.name,
+            quantize=args.quantize,
+            push=args.push,
+            client=make_client(args.host),
+            progress=TqdmProgress(),
+        )
+    except PublishError as exc:
+        raise SystemExit(f"storyloom-pipeline publish: {exc}") from exc
+    uploaded = sum(blob.uploaded for blob in result.blobs)
+    print(
+        f"created {result.model} ({uploaded} of {len(result.blobs)} files uploaded)",
+        file=sys.stderr,
+    )
+    if result.url:
+        print(f"pushed: {result.url}", file=sys.stderr)
+    if args.hf_repo:
+        from storyloom_pipeline.publish.hub import HubError, upload_to_hub
+
+        try:
+            url = upload_to_hub(
+                modelfile, args.hf_repo, private=not args.hf_public, ollama_name=result.model
+            )
+        except HubError as exc:
+            raise SystemExit(f"storyloom-pipeline publish: {exc}") from exc
+        print(f"uploaded to the Hugging Face Hub: {url}", file=sys.stderr)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Fine-tune a recipe's base model with LoRA (QLoRA when the recipe quantizes it) on the
+    chat training set. The run folder keeps the resolved recipe, run.json (git commit, library
+    versions), metrics.jsonl, checkpoints and the adapter; running the same command again
+    resumes from the newest checkpoint. Several GPUs: put `accelerate launch --multi_gpu
+    --num_processes N -m storyloom_pipeline` in front of `train ...` (see the recipe headers)."""
+    from storyloom_pipeline.base_model import ModelSourceError
+    from storyloom_pipeline.recipe import RecipeError, load_recipe
+    from storyloom_pipeline.train import (
+        DataError,
+        RunFolderError,
+        TrainingError,
+        merge_adapter,
+        train,
+    )
+    from storyloom_pipeline.train.model import process_state
+
+    try:
+        recipe = load_recipe(Path(args.recipe))
+        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
+        dataset = Path(args.dataset) if args.dataset else None
+        result = train(recipe, run_dir, dataset=dataset)
+        if not process_state().is_main_process:
+            return 0
+        print(
+            f"{recipe.name}: {result.global_step} steps, loss {result.first_loss} -> "
+            f"{result.last_loss}, eval loss {result.eval_loss}",
+            file=sys.stderr,
+        )
+        seconds = ", ".join(f"{stage} {s:.1f}" for stage, s in result.seconds.items())
+        print(f"seconds: {seconds or 'none (the run had finished before)'}", file=sys.stderr)
+        print(f"adapter: {result.adapter_dir}", file=sys.stderr)
+        if args.merge:
+            start = time.perf_counter()
+            merged = merge_adapter(
+                result.adapter_dir,
+                run_dir / "merged",
+                base_model=recipe.base_model,
+                dtype=recipe.dtype,
+            )
+            print(f"merged: {merged} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+    except (RecipeError, DataError, RunFolderError, TrainingError, ModelSourceError) as exc:
+        raise SystemExit(f"storyloom-pipeline train: {exc}") from exc
+    except KeyboardInterrupt:
+        raise SystemExit(
+            "storyloom-pipeline train: interrupted; the same command resumes from the newest "
+            "checkpoint"
+        ) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storyloom-pipeline",
@@ -240,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chunks_parser(commands)
     _add_reason_parser(commands)
     _add_dataset_parser(commands)
+    _add_modelfile_parser(commands)
+    _add_publish_parser(commands)
+    _add_train_parser(commands)
     _add_export_parsers(commands)
     _add_eval_parser(commands)
     return parser
@@ -407,6 +525,57 @@ def _add_dataset_parser(commands: argparse._SubParsersAction) -> None:
     )
     dataset.add_argument("--public", action="store_true", help="make the hub repo public")
     dataset.set_defaults(func=_cmd_dataset)
+
+
+def _add_modelfile_parser(commands: argparse._SubParsersAction) -> None:
+    modelfile = commands.add_parser(
+        "modelfile",
+        help="render the recipes' Ollama Modelfiles",
+        description=_cmd_modelfile.__doc__,
+    )
+    modelfile.add_argument(
+        "recipes", nargs="*", metavar="RECIPE", help="recipe files (default: pipeline/recipes/*)"
+    )
+    modelfile.add_argument("--out", metavar="DIR", help="folder for them (default: modelfiles)")
+    modelfile.add_argument(
+        "--check", action="store_true", help="write nothing; fail if a Modelfile is not current"
+    )
+    modelfile.set_defaults(func=_cmd_modelfile)
+
+
+def _add_publish_parser(commands: argparse._SubParsersAction) -> None:
+    publish = commands.add_parser(
+        "publish", help="create (and push) an Ollama model", description=_cmd_publish.__doc__
+    )
+    publish.add_argument(
+        "modelfile", metavar="MODELFILE", help="e.g. modelfiles/cra-v1-7b.Modelfile"
+    )
+    publish.add_argument("--name", required=True, help="user/model[:tag], e.g. molbal/cra-v1-7b")
+    publish.add_argument("--quantize", help="q4_K_M, q4_K_S or q8_0 (FROM an F16/BF16/F32 GGUF)")
+    publish.add_argument("--push", action="store_true", help="push the model to ollama.com")
+    publish.add_argument("--host", help="the Ollama server (default: OLLAMA_HOST or localhost)")
+    publish.add_argument("--hf-repo", metavar="REPO", help="also upload the GGUFs to this HF repo")
+    publish.add_argument("--hf-public", action="store_true", help="make the HF repo public")
+    publish.set_defaults(func=_cmd_publish)
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train", help="LoRA/QLoRA fine-tune from a recipe", description=_cmd_train.__doc__
+    )
+    train.add_argument("--recipe", required=True, metavar="YAML", help="pipeline/recipes/*.yaml")
+    train.add_argument(
+        "--run-dir", metavar="DIR", help="the run folder (default: runs/<recipe name>)"
+    )
+    train.add_argument(
+        "--dataset", metavar="DIR", help="the training set folder (default: the recipe's)"
+    )
+    train.add_argument(
+        "--merge",
+        action="store_true",
+        help="also fold the adapter into the base model: <run-dir>/merged",
+    )
+    train.set_defaults(func=_cmd_train)
 
 
 def _add_export_parsers(commands: argparse._SubParsersAction) -> None:

@@ -64,8 +64,11 @@ class Training:
     max_steps: int | None = None  # overrides epochs when set
     learning_rate: float = 1e-4
     lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
+    warmup_ratio: float = 0.03  # of all optimizer steps, in [0, 1)
     weight_decay: float = 0.0
+    # transformers' `optim` names: adamw_torch on CPU; paged_adamw_8bit (bitsandbytes) on a GPU,
+    # where its paging absorbs the memory spikes of the longest sequences.
+    optimizer: str = "adamw_torch"
     per_device_batch_size: int = 1
     gradient_accumulation_steps: int = 16
     gradient_checkpointing: bool = True
@@ -74,6 +77,10 @@ class Training:
     save_steps: int = 100
     save_total_limit: int | None = 3
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise RecipeError(f"training.warmup_ratio must be in [0, 1), not {self.warmup_ratio}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,14 @@ class Recipe:
         data = dataclasses.asdict(self)
         data.pop("source")
         return _plain(data)
+
+
+def save_recipe(recipe: Recipe, path: Path) -> None:
+    """Write `recipe` as YAML that `load_recipe` reads back to an equal recipe."""
+    import yaml
+
+    text = yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def load_recipe(path: Path) -> Recipe:

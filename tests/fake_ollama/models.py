@@ -220,6 +220,7 @@ class ModelSpec:
     weights: Weights = SMOL_WEIGHTS
     template: str = SMOL_TEMPLATE
     system: str = ""
+    licenses: tuple[str, ...] = ()  # LICENSE texts, each its own layer
     parameters: dict[str, Any] = field(default_factory=lambda: {"stop": list(CHATML_STOPS)})
     capabilities: tuple[str, ...] = ("completion",)
     parent_model: str = ""
@@ -230,11 +231,12 @@ class ModelSpec:
     vram_size: int | None = None  # /api/ps "size"; None: derived from the size
 
     def layers(self) -> list[tuple[str, int]]:
-        """``(digest, size)`` per layer: GGUF, adapter, template, system, params."""
+        """``(digest, size)`` per layer: GGUF, adapter, template, system, licenses, params."""
         layers = [(self.weights.layer_digest, self.weights.layer_size)]
         if self.adapter:
             layers.append((self.adapter, self.adapter_size))
         layers += [text_layer(text) for text in (self.template, self.system) if text]
+        layers += [text_layer(text) for text in self.licenses]
         if self.parameters:
             layers.append(params_layer(self.parameters))
         return layers
@@ -348,7 +350,10 @@ def parameter_count(parameter_size: str) -> int:
 def show_body(spec: ModelSpec, models_dir: str = MODELS_DIR) -> dict[str, Any]:
     """The non-verbose /api/show object, keys in the order of 04 (``system`` only when set,
     as in 17 exchange 2)."""
-    body: dict[str, Any] = {"modelfile": modelfile(spec, models_dir)}
+    body: dict[str, Any] = {}
+    if spec.licenses:  # api.ShowResponse's first field, omitted when empty
+        body["license"] = "\n".join(spec.licenses)
+    body["modelfile"] = modelfile(spec, models_dir)
     if spec.parameters:
         body["parameters"] = parameters_text(spec.parameters)
     if spec.template:
@@ -379,6 +384,7 @@ def modelfile(spec: ModelSpec, models_dir: str = MODELS_DIR) -> str:
         lines.append(f"SYSTEM {modelfile_quote(spec.system)}")
     for name, value in parameter_items(spec.parameters):
         lines.append(f"PARAMETER {name} {modelfile_quote(go_format_value(value))}")
+    lines += [f"LICENSE {modelfile_quote(text)}" for text in spec.licenses]
     return "\n".join(lines) + "\n"
 
 

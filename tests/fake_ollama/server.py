@@ -74,6 +74,9 @@ class FakeOllama(Recorder):
         super().__init__()
         self.default_num_ctx = default_num_ctx  # VRAM-tiered default on a CPU box (README)
         self.offline = offline  # pull/push fail at the DNS lookup as in 15 and 21
+        # The ollama.com account the server's key belongs to: a push to another namespace is
+        # refused ("" refuses every push). None: every push is accepted.
+        self.registry_account: str | None = None
         self.token_counter = token_counter
         self.progress_delay = progress_delay  # seconds between pull/push/create lines
         self.load_delay = load_delay  # seconds a cold load takes (0.8 s for smol, 12)

@@ -169,6 +169,10 @@ def push_events(call: Call, name: ModelName) -> Iterator[dict[str, Any]]:
     if fake.offline:
         blob = f"https://{name.host}/v2/{name.namespace}/{name.model}/blobs/sha256:{layers[0][0]}"
         raise StreamFailed(_offline(call, name.host, f"Head {go_quote(blob)}"))
+    if fake.registry_account is not None and name.namespace != fake.registry_account:
+        # The registry refuses the server's key at the first blob: errUnauthorized (reference
+        # 1.6 and 3; not recordable offline, where 21 fails at the DNS lookup first).
+        raise StreamFailed("unauthorized: access denied")
     for digest, size in layers:
         yield from _layer_progress("pushing", digest, size)
     yield {"status": "pushing manifest"}
@@ -238,9 +242,11 @@ def create_events(call: Call, name: ModelName, body: dict[str, Any]) -> Iterator
     adapter = _blob_or_fail(call, next(iter(adapters.values()))) if adapters else None
 
     system = body.get("system") or ""
+    licenses = _licenses(body.get("license"))
     yield _layer_status(call, weights.layer_digest)
     if base is not None:  # inherited layers come first, then the new ones (18)
-        for text in ("" if template else base.template, "" if system else base.system):
+        inherited = ["" if template else base.template, "" if system else base.system]
+        for text in [*inherited, *(() if licenses else base.licenses)]:
             if text:
                 yield _layer_status(call, text_layer(text)[0])
     adapter_hex = blob_hex(next(iter(adapters.values()))) if adapters else None
@@ -255,6 +261,8 @@ def create_events(call: Call, name: ModelName, body: dict[str, Any]) -> Iterator
         template, parameters = SMOL_TEMPLATE, {"stop": list(CHATML_STOPS)}
     if system:
         yield _layer_status(call, text_layer(system)[0])
+    for text in licenses:  # after SYSTEM and before the params, as create.go sets them
+        yield _layer_status(call, text_layer(text)[0])
     parameters |= body.get("parameters") or {}
     if parameters:
         yield _layer_status(call, params_layer(parameters)[0])
@@ -264,6 +272,7 @@ def create_events(call: Call, name: ModelName, body: dict[str, Any]) -> Iterator
         weights,
         template=template or (base.template if base else ""),
         system=system or (base.system if base else ""),
+        licenses=licenses or (base.licenses if base else ()),
         parameters=parameters,
         capabilities=base.capabilities if base else ("completion",),
         parent_model=base.name.short if base else "",
@@ -275,6 +284,12 @@ def create_events(call: Call, name: ModelName, body: dict[str, Any]) -> Iterator
         fake.add_blob(digest=digest, size=size, weights=weights)
     fake.install(spec)
     yield {"status": "success"}
+
+
+def _licenses(value: Any) -> tuple[str, ...]:
+    """CreateRequest.License is a string or a list of strings; empty ones make no layer."""
+    texts = value if isinstance(value, list) else [value]
+    return tuple(text for text in texts if isinstance(text, str) and text)
 
 
 def _blob_or_fail(call: Call, digest: str) -> Any:

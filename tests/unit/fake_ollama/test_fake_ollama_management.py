@@ -120,6 +120,54 @@ def test_push_online_offline_and_missing(server: FakeOllama) -> None:
     )
 
 
+def test_push_to_a_namespace_the_key_does_not_own_is_refused(server: FakeOllama) -> None:
+    """Where the registry refuses the server's key, the push fails after `retrieving manifest`
+    with errUnauthorized (reference 1.6, 3); in the stream, or as a 500 with stream:false like
+    the offline push of 21 exchange 2."""
+    client = ollama.Client(host=server.url)
+    client.copy("smol", "someone/t1")
+    client.copy("smol", "molbal/t1")
+    server.registry_account = "molbal"
+
+    statuses = []
+    with pytest.raises(ollama.ResponseError) as refused:
+        for part in client.push("someone/t1", stream=True):
+            statuses.append(part.status)
+    with pytest.raises(ollama.ResponseError) as not_streamed:
+        client.push("someone/t1")
+
+    assert statuses == ["retrieving manifest"]
+    assert (refused.value.error, refused.value.status_code) == ("unauthorized: access denied", -1)
+    assert not_streamed.value.status_code == 500
+    assert client.push("molbal/t1").status == "success"  # the account's own namespace
+
+
+def test_create_with_a_license(server: FakeOllama, gguf: Path) -> None:
+    """A LICENSE is a layer of its own after SYSTEM; show lists it first (api.ShowResponse)."""
+    client = ollama.Client(host=server.url)
+    digest = client.create_blob(gguf)
+    licenses = ["apache-2.0", "second\nlicence"]
+
+    statuses = [
+        p.status
+        for p in client.create(
+            "licensed", files={"m.gguf": digest}, system="Be brief.", license=licenses, stream=True
+        )
+    ]
+    shown = client.show("licensed")
+    inherited = [p.status for p in client.create("child", from_="licensed", stream=True)]
+
+    layer = [f"sha256:{hashlib.sha256(text.encode()).hexdigest()}" for text in licenses]
+    system = f"sha256:{hashlib.sha256(b'Be brief.').hexdigest()}"
+    new = [s.removeprefix("creating new layer ") for s in statuses if s.startswith("creating")]
+    assert new[new.index(system) + 1 :][:2] == layer
+    assert shown.license == "apache-2.0\nsecond\nlicence"
+    assert 'LICENSE apache-2.0\nLICENSE "second\nlicence"\n' in shown.modelfile
+    assert [f"using existing layer {digest}" for digest in layer] == [
+        s for s in inherited if s.split()[-1] in layer
+    ]
+
+
 def test_create_from_an_uploaded_gguf(server: FakeOllama, gguf: Path) -> None:
     client = ollama.Client(host=server.url)
     digest = client.create_blob(gguf)

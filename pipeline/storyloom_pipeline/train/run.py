@@ -1,0 +1,276 @@
+"""`train(recipe, run_dir)`: one LoRA/QLoRA run with transformers' Trainer, resumable.
+
+Calling it again on the same run folder goes on from the newest complete checkpoint (after a
+crash, a kill or Ctrl+C), and returns at once when the run had already finished. Several GPUs:
+start the same command under `accelerate launch` (see the recipe headers); the Trainer runs
+distributed data parallel and only the main process writes the run folder.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from storyloom_pipeline.base_model import load_tokenizer, resolve
+from storyloom_pipeline.recipe import Recipe
+from storyloom_pipeline.train.examples import (
+    ChatTokens,
+    DataError,
+    SplitStats,
+    read_chat_split,
+    tokenize_split,
+)
+from storyloom_pipeline.train.model import (
+    TrainingError,
+    load_for_training,
+    process_state,
+    training_device,
+)
+from storyloom_pipeline.train.run_folder import RunFolder
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase, TrainingArguments
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    adapter_dir: Path  # peft adapter + tokenizer: the input of merge_adapter and the GGUF export
+    global_step: int
+    first_loss: float | None  # the first and last logged training loss
+    last_loss: float | None
+    eval_loss: float | None  # on the eval split after the last step (None without one)
+    resumed_from: str | None  # the checkpoint this session started from
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, this session
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"run_dir": str(self.run_dir), "adapter_dir": str(self.adapter_dir)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainResult:
+        return cls(
+            **data | {"run_dir": Path(data["run_dir"]), "adapter_dir": Path(data["adapter_dir"])}
+        )
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> TrainResult:
+    """Train `recipe` into `run_dir` (see run_folder.py for its layout) and return the result.
+
+    `dataset` overrides `recipe.data.dataset` (a `storyloom-pipeline dataset` folder); the run
+    folder's recipe.yaml records the one used. A run folder holding another recipe is refused.
+    """
+    import dataclasses
+
+    if dataset is not None:
+        recipe = dataclasses.replace(
+            recipe, data=dataclasses.replace(recipe.data, dataset=str(dataset))
+        )
+    folder = RunFolder(run_dir)
+    main = process_state().is_main_process
+    folder.claim(recipe, write=main)
+    finished = folder.read_json(folder.result_file)
+    if finished is not None:
+        return TrainResult.from_dict(finished)
+
+    watch = _Stopwatch()
+    with watch.stage("load_tokenizer"):
+        tokenizer = _tokenizer(recipe)
+    with watch.stage("prepare_data"):
+        train_set, eval_set, data_stats = _prepare_data(recipe, tokenizer)
+    resumed_from = folder.last_checkpoint()
+    if main:
+        folder.record_start(resumed_from, data_stats)
+    with watch.stage("load_model"):
+        from transformers import set_seed
+
+        set_seed(recipe.training.seed)  # the LoRA initialisation is random
+        model = load_for_training(recipe)
+    trainer, log = _trainer(recipe, folder, model, tokenizer, train_set, eval_set, main)
+    with watch.stage("train"):
+        trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
+    if log.diverged_at is not None:
+        last = folder.last_checkpoint()
+        raise TrainingError(
+            f"the training loss became {log.diverged_loss} at step {log.diverged_at}; "
+            f"the last good checkpoint is {last.name if last else 'none'}. "
+            "Lower training.learning_rate (or raise warmup_ratio) and train in a new run folder."
+        )
+    eval_loss = log.eval_loss_at(trainer.state.global_step)
+    if eval_set and eval_loss is None:
+        with watch.stage("evaluate"):
+            eval_loss = trainer.evaluate()["eval_loss"]
+    with watch.stage("save_adapter"):
+        trainer.save_model(str(folder.adapter))  # adapter weights + config + tokenizer
+    losses = [m["loss"] for m in folder.read_metrics() if m.get("loss") is not None] if main else []
+    result = TrainResult(
+        run_dir=run_dir,
+        adapter_dir=folder.adapter,
+        global_step=trainer.state.global_step,
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        eval_loss=eval_loss,
+        resumed_from=resumed_from.name if resumed_from else None,
+        seconds=watch.seconds,
+    )
+    if main:
+        folder.write_result(result.to_dict())
+    return result
+
+
+def _tokenizer(recipe: Recipe) -> PreTrainedTokenizerBase:
+    tokenizer = load_tokenizer(resolve(recipe.base_model))
+    if tokenizer.pad_token is None:  # padding positions are masked out; any id will do
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def _prepare_data(
+    recipe: Recipe, tokenizer: PreTrainedTokenizerBase
+) -> tuple[list[dict[str, list[int]]], list[dict[str, list[int]]], dict[str, Any]]:
+    data = recipe.data
+    folder = Path(data.dataset)
+    train_chats = read_chat_split(folder, data.train_split)[: data.max_train_examples]
+    train_tokens, train_stats = tokenize_split(train_chats, tokenizer, data.max_seq_length)
+    if not train_tokens:
+        shortest = min(train_stats.lengths)
+        raise DataError(
+            f"every training example is longer than data.max_seq_length "
+            f"({data.max_seq_length} tokens; the shortest has {shortest})"
+        )
+    eval_tokens: list[ChatTokens] = []
+    eval_stats = SplitStats()
+    if data.eval_split is not None:
+        eval_chats = read_chat_split(folder, data.eval_split)[: data.max_eval_examples]
+        eval_tokens, eval_stats = tokenize_split(eval_chats, tokenizer, data.max_seq_length)
+    stats = {
+        "dataset": str(folder),
+        "max_seq_length": data.max_seq_length,
+        data.train_split: train_stats.summary(),
+    }
+    if data.eval_split is not None:
+        stats[data.eval_split] = eval_stats.summary()
+    return _features(train_tokens), _features(eval_tokens), stats
+
+
+def _features(examples: list[ChatTokens]) -> list[dict[str, list[int]]]:
+    return [
+        {"input_ids": e.input_ids, "attention_mask": [1] * len(e), "labels": e.labels}
+        for e in examples
+    ]
+
+
+def training_arguments(recipe: Recipe, output_dir: Path, *, evaluate: bool) -> TrainingArguments:
+    from transformers import TrainingArguments
+
+    t = recipe.training
+    # transformers 5.x renamed gradient to activation checkpointing; older 5.x lack the new name
+    checkpointing = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in TrainingArguments.__dataclass_fields__
+        else "gradient_checkpointing"
+    )
+    return TrainingArguments(
+        **{checkpointing: t.gradient_checkpointing},
+        **{f"{checkpointing}_kwargs": {"use_reentrant": False}},
+        output_dir=str(output_dir),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps if t.max_steps is not None else -1,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float below 1 is a ratio of all steps
+        weight_decay=t.weight_decay,
+        optim=t.optimizer,
+        per_device_train_batch_size=t.per_device_batch_size,
+        per_device_eval_batch_size=t.per_device_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        bf16=recipe.dtype == "bfloat16",
+        fp16=recipe.dtype == "float16",
+        use_cpu=training_device() == "cpu",  # else transformers refuses bf16 without a GPU
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        logging_nan_inf_filter=False,  # a NaN loss must show (and stop the run), not be hidden
+        eval_strategy="steps" if evaluate and t.eval_steps else "no",
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        enable_jit_checkpoint=True,  # SIGTERM (a preempted cloud GPU) saves a checkpoint first
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        remove_unused_columns=False,  # the examples hold exactly the model's inputs
+        ddp_find_unused_parameters=False,  # LoRA under DDP: every adapter gets a gradient
+    )
+
+
+def _trainer(
+    recipe: Recipe,
+    folder: RunFolder,
+    model: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    train_set: list[dict[str, list[int]]],
+    eval_set: list[dict[str, list[int]]],
+    main: bool,
+) -> tuple[Any, Any]:
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback
+
+    class MetricsLog(TrainerCallback):
+        """Appends every log to metrics.jsonl and stops the run when the loss diverges."""
+
+        def __init__(self) -> None:
+            self.diverged_at: int | None = None
+            self.diverged_loss: float | None = None
+            self.eval_losses: dict[int, float] = {}
+
+        def eval_loss_at(self, step: int) -> float | None:
+            return self.eval_losses.get(step)
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if main:
+                folder.log_metrics(
+                    {"event": "start", "step": state.global_step, "time": time.time()}
+                )
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            logs = logs or {}
+            if main:
+                record = {"step": state.global_step, "epoch": state.epoch, "time": time.time()}
+                folder.log_metrics(record | logs)
+            if "eval_loss" in logs:
+                self.eval_losses[state.global_step] = logs["eval_loss"]
+            loss = logs.get("loss")
+            if isinstance(loss, float) and not math.isfinite(loss):
+                self.diverged_at, self.diverged_loss = state.global_step, loss
+                control.should_training_stop = True
+                control.should_save = False  # never checkpoint diverged weights
+
+    log = MetricsLog()
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(recipe, folder.checkpoints, evaluate=bool(eval_set)),
+        train_dataset=train_set,
+        eval_dataset=eval_set or None,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding="longest"),
+        processing_class=tokenizer,
+        callbacks=[log],
+    )
+    return trainer, log
