@@ -52,26 +52,18 @@ def chat_dataset(gutenberg_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="session")
-def peft_lora_dir(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A LoRA adapter for SmolLM2 made with peft directly (r 8 on every projection), its B
-    matrices set to small seeded random values: peft starts B at zero, which would leave the
-    model unchanged. Stands in for a trained adapter where the training itself is not tested."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+def smoke_training(smollm2_dir: Path, chat_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The smoke recipe (pipeline/recipes/smoke-smollm2-cpu.yaml) trained once per session on
+    the SmolLM2 folder and the books' conversations: a real LoRA of SmolLM2 (4 steps)."""
+    import dataclasses
 
-    model = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
-    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=targets, task_type="CAUSAL_LM")
-    lora = get_peft_model(model, config)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, parameter in lora.named_parameters():
-            if "lora_B" in name:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.01)
-    out = tmp_path_factory.mktemp("peft_lora") / "adapter"
-    lora.save_pretrained(out)
-    return out
+    from storyloom_pipeline.recipe import load_recipe
+    from storyloom_pipeline.train import train
+
+    smoke = load_recipe(Path(__file__).parents[2] / "pipeline/recipes/smoke-smollm2-cpu.yaml")
+    data = dataclasses.replace(smoke.data, dataset=str(chat_dataset))
+    recipe = dataclasses.replace(smoke, base_model=str(smollm2_dir), data=data)
+    return train(recipe, tmp_path_factory.mktemp("runs") / "smoke")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
-"""`storyloom-pipeline eval` end to end on this CPU: SmolLM2-135M-Instruct against a LoRA of it
-(transformers, base folder + peft adapter folder) on three held-out chunks of real books, with
-a scripted judge on a local OpenAI-compatible server; then resumed, and interrupted."""
+"""`storyloom-pipeline eval` end to end on this CPU: SmolLM2-135M-Instruct against its smoke
+LoRA from the train stage (transformers, base folder + peft adapter folder) on three held-out
+chunks of real books, with a scripted judge on a local OpenAI-compatible server; then resumed,
+and interrupted."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def eval_argv(chunks: Path, model: Path, baseline: Path, out: Path, judge_url: s
 
 
 @pytest.fixture(scope="module")
+def smoke_lora_dir(smoke_training) -> Path:
+    """The train stage's smoke LoRA of SmolLM2 (peft adapter folder)."""
+    return smoke_training.adapter_dir
+
+
+@pytest.fixture(scope="module")
 def judge_server():
     with FakeOpenAI(reply=shorter_wins) as server:
         yield server
@@ -54,13 +61,13 @@ def judge_server():
 @pytest.fixture(scope="module")
 def smoke_run(
     small_chunks_dir: Path,
-    peft_lora_dir: Path,
+    smoke_lora_dir: Path,
     smollm2_dir: Path,
     judge_server: FakeOpenAI,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, list[str]]:
     out = tmp_path_factory.mktemp("eval") / "smoke"
-    argv = eval_argv(small_chunks_dir, peft_lora_dir, smollm2_dir, out, judge_server.url)
+    argv = eval_argv(small_chunks_dir, smoke_lora_dir, smollm2_dir, out, judge_server.url)
     assert main(argv) == 0
     return out, argv
 
@@ -70,7 +77,7 @@ def metrics_of(out: Path) -> dict:
 
 
 def test_the_report_records_what_was_measured(
-    smoke_run: tuple[Path, list[str]], peft_lora_dir: Path, smollm2_dir: Path
+    smoke_run: tuple[Path, list[str]], smoke_lora_dir: Path, smollm2_dir: Path
 ) -> None:
     out, _ = smoke_run
     metrics = metrics_of(out)
@@ -82,7 +89,7 @@ def test_the_report_records_what_was_measured(
     assert (model["engine"], model["ref"], model["adapter"]) == (
         "transformers",
         str(smollm2_dir),
-        str(peft_lora_dir),
+        str(smoke_lora_dir),
     )
     assert (baseline["ref"], baseline["adapter"]) == (str(smollm2_dir), None)
     assert model["runtime"]["peft"] and baseline["runtime"]["device"] == "cpu"
@@ -185,7 +192,6 @@ def test_a_second_run_loads_no_model_and_asks_no_judge(
 
 def test_an_interrupted_run_resumes_with_what_is_left(
     small_chunks_dir: Path,
-    peft_lora_dir: Path,
     smollm2_dir: Path,
     judge_server,
     tmp_path,
@@ -218,3 +224,89 @@ def test_an_interrupted_run_resumes_with_what_is_left(
     # the same model on both sides gives the same reply: a tie
     judge = metrics_of(out)["comparison"]["judge"]
     assert (judge["win"], judge["tie"], judge["loss"]) == (0, 1, 0)
+
+
+# llama.cpp and transformers score the same text from the same weights. What separates them:
+# llama.cpp's F16 KV cache and flash attention (how Ollama runs a model too) move SmolLM2's
+# logits by a few hundredths, and the adapter is applied at load rather than by peft. Measured
+# here: per-chunk NLL/token within ~1e-3 nats; the tolerance leaves room for other CPUs.
+NLL_TOLERANCE = 0.01  # nats per token, per chunk
+
+
+@pytest.fixture(scope="module")
+def gguf_files(smollm2_dir: Path, smoke_lora_dir: Path, tmp_path_factory) -> dict[str, Path]:
+    """SmolLM2 as an F32 GGUF and the smoke LoRA as a GGUF adapter, by the export stage."""
+    pytest.importorskip("llama_cpp")
+    from storyloom_pipeline.export.adapter import export_adapter
+    from storyloom_pipeline.export.metadata import ExportInfo
+    from storyloom_pipeline.export.model_gguf import export_merged
+
+    out = tmp_path_factory.mktemp("gguf")
+    info = ExportInfo(name="smollm2", tokenizer_pre="smollm")
+    base = export_merged(smollm2_dir, out, info, ["f32"])["f32"]
+    adapter = export_adapter(
+        smoke_lora_dir, out / "smoke-adapter.gguf", info, base_model_dir=smollm2_dir
+    )
+    return {"base": base, "adapter": adapter}
+
+
+def test_llama_cpp_and_transformers_agree_on_the_likelihood(
+    smoke_run: tuple[Path, list[str]], gguf_files: dict[str, Path], small_chunks_dir, tmp_path
+) -> None:
+    out = tmp_path / "gguf-eval"
+    base, adapter = str(gguf_files["base"]), str(gguf_files["adapter"])
+    argv = ["eval", "--chunks", str(small_chunks_dir), "--out", str(out), "--sample", "3"]
+    argv += ["--model", base, "--model-adapter", adapter, "--baseline", base]
+    argv += ["--max-new-tokens", "24", "--threads", "1"]
+    assert main(argv) == 0
+    hf, cpp = metrics_of(smoke_run[0]), metrics_of(out)
+    assert cpp["selection"] == hf["selection"]
+    assert cpp["models"]["model"]["engine"] == "llama.cpp"
+    differences = []
+    for hf_row, cpp_row in zip(hf["per_chunk"], cpp["per_chunk"], strict=True):
+        for role in ("model", "baseline"):
+            hf_reply, cpp_reply = hf_row[role], cpp_row[role]
+            assert cpp_reply["tokens_direct"] == hf_reply["tokens_direct"]  # same tokenization
+            differences.append(
+                (cpp_reply["nll_direct"] - hf_reply["nll_direct"]) / hf_reply["tokens_direct"]
+            )
+    print(f"\nllama.cpp - transformers, NLL/token per chunk: {differences}")
+    assert max(abs(d) for d in differences) <= NLL_TOLERANCE
+    # the LoRA changes the likelihood by more than the engines disagree
+    lora_effect = [
+        (row["model"]["nll_direct"] - row["baseline"]["nll_direct"]) / row["model"]["tokens_direct"]
+        for row in hf["per_chunk"]
+    ]
+    print(f"LoRA - base (transformers), NLL/token per chunk: {lora_effect}")
+
+
+def test_a_score_does_not_depend_on_what_the_engine_ran_before(
+    smollm2_dir: Path, small_chunks_dir: Path
+) -> None:
+    """The transformers engine reuses the KV cache of the prompt it ran last."""
+    from storyloom import prompting
+    from storyloom_pipeline.evaluation.engine import GenerationSettings
+    from storyloom_pipeline.evaluation.engine_transformers import TransformersEngine
+    from storyloom_pipeline.evaluation.heldout import select_held_out
+    from storyloom_pipeline.evaluation.models import parse_model
+    from storyloom_pipeline.evaluation.replies import chunk_prompt
+
+    chunk = select_held_out(small_chunks_dir, sample=1).chunks[0]
+    direct = chunk_prompt(chunk) + prompting.ANSWER_OPEN
+    reasoned = chunk_prompt(chunk) + "<reasoning>Wendy will laugh.</reasoning><answer>"
+    engine = TransformersEngine(parse_model(str(smollm2_dir)), threads=1)
+    try:
+        first = engine.score(direct, chunk.continuation)
+        engine.generate(chunk_prompt(chunk), GenerationSettings(max_new_tokens=4))
+        after_reasoning = engine.score(reasoned, chunk.continuation)
+        again = engine.score(direct, chunk.continuation)
+    finally:
+        engine.close()
+    fresh = TransformersEngine(parse_model(str(smollm2_dir)), threads=1)
+    try:
+        alone = fresh.score(reasoned, chunk.continuation)
+    finally:
+        fresh.close()
+    assert again.nll == pytest.approx(first.nll, abs=1e-3)
+    assert after_reasoning.nll == pytest.approx(alone.nll, abs=1e-3)
+    assert after_reasoning.nll != pytest.approx(first.nll, abs=1e-3)
