@@ -191,15 +191,12 @@ def test_a_second_run_loads_no_model_and_asks_no_judge(
 
 
 def test_an_interrupted_run_resumes_with_what_is_left(
-    small_chunks_dir: Path,
-    smollm2_dir: Path,
-    judge_server,
-    tmp_path,
-    monkeypatch,
+    small_chunks_dir: Path, smollm2_dir: Path, judge_server, tmp_path, monkeypatch
 ) -> None:
     out = tmp_path / "interrupted"
+    # the same model as model and baseline: its replies serve both
     argv = eval_argv(small_chunks_dir, smollm2_dir, smollm2_dir, out, judge_server.url)
-    argv[argv.index("--sample") + 1] = "1"
+    argv[argv.index("--sample") + 1] = "2"
     argv[argv.index("--max-new-tokens") + 1] = "8"
     calls: list[str] = []
     real = eval_run.make_reply
@@ -211,19 +208,22 @@ def test_an_interrupted_run_resumes_with_what_is_left(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(eval_run, "make_reply", lambda *a, **k: counted(*a, crash_at=2, **k))
-    assert main(argv) == 130  # the baseline's reply was being made
+    assert main(argv) == 130  # during the second chunk's reply
     with EvalJournal(out / "journal.sqlite") as journal:
         assert journal.count() == 1
+    first, second = [
+        c["chunk_id"] for c in json.loads((out / "selection.json").read_text())["chunks"]
+    ]
+    assert calls == [first, second]
     calls.clear()
     monkeypatch.setattr(eval_run, "make_reply", counted)
     assert main(argv) == 0
-    chunk = json.loads((out / "selection.json").read_text())["chunks"][0]["chunk_id"]
-    assert calls == [chunk]  # only the baseline's reply was made again
+    assert calls == [second]  # only what was lost; the baseline's replies are the model's
     with EvalJournal(out / "journal.sqlite") as journal:
-        assert journal.count(REPLY_KIND) == 2 and journal.count(JUDGE_KIND) == 2
-    # the same model on both sides gives the same reply: a tie
+        assert journal.count(REPLY_KIND) == 2 and journal.count(JUDGE_KIND) == 4
+    # the same replies on both sides: every comparison is a tie
     judge = metrics_of(out)["comparison"]["judge"]
-    assert (judge["win"], judge["tie"], judge["loss"]) == (0, 1, 0)
+    assert (judge["win"], judge["tie"], judge["loss"]) == (0, 2, 0)
 
 
 # llama.cpp and transformers score the same text from the same weights. What separates them:

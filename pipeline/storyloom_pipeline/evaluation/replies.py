@@ -30,18 +30,22 @@ def chunk_prompt(chunk: Chunk) -> str:
     return prompting.render_chatml(prompting.continuation_messages(chunk.context))
 
 
-def reply_key(role: str, fingerprint: str, chunk: Chunk, settings: GenerationSettings) -> str:
+def reply_key(model: dict[str, Any], chunk: Chunk, settings: GenerationSettings) -> str:
+    """Names a reply by everything it depends on: the model (its fingerprint and the engine
+    options that change its numbers), the generation settings, the prompt and the scored
+    text. Not by its role: the same model as baseline in another run reuses its replies."""
     payload = json.dumps(
         [
             prompting.PROMPT_FORMAT_VERSION,
-            fingerprint,
+            model,
             settings.describe(),
             chunk_prompt(chunk),
             chunk.continuation,
-        ]
+        ],
+        sort_keys=True,
     )
     digest = hashlib.sha256(payload.encode()).hexdigest()[:20]
-    return f"reply|{role}|{chunk.chunk_id}|{digest}"
+    return f"reply|{chunk.chunk_id}|{digest}"
 
 
 def reasoning_prefill(raw: str, reasoning: str) -> tuple[str, str]:

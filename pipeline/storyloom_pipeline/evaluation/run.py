@@ -20,7 +20,7 @@ from storyloom_pipeline.evaluation.engine import Engine, GenerationSettings
 from storyloom_pipeline.evaluation.heldout import HeldOut, write_selection
 from storyloom_pipeline.evaluation.journal import EvalJournal
 from storyloom_pipeline.evaluation.judge import ORDERS, JudgeSettings, Pair, judge_key, judge_pairs
-from storyloom_pipeline.evaluation.models import LLAMA_CPP, OLLAMA, ModelSpec
+from storyloom_pipeline.evaluation.models import LLAMA_CPP, OLLAMA, TRANSFORMERS, ModelSpec
 from storyloom_pipeline.evaluation.replies import REPLY_KIND, make_reply, reply_key
 from storyloom_pipeline.reasoning.providers import Provider
 
@@ -34,6 +34,12 @@ class EngineOptions:
     load_in_4bit: bool = False  # transformers: a QLoRA adapter's base in NF4, as trained
     threads: int | None = None  # CPU threads of transformers and llama.cpp (default: theirs)
     ollama_host: str | None = None  # default: OLLAMA_HOST, else localhost
+
+    def affecting(self, spec: ModelSpec) -> dict[str, Any]:
+        """The options that change what `spec`'s engine computes (not merely how fast)."""
+        if spec.engine == TRANSFORMERS:
+            return {"dtype": self.dtype, "load_in_4bit": self.load_in_4bit}
+        return {}
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,9 @@ def _replies(
     else:
         fingerprint = spec.file_fingerprint()
     outcome.fingerprints[role] = fingerprint
+    model = {"fingerprint": fingerprint, **evaluation.engines.affecting(spec)}
     keyed = [
-        (chunk, reply_key(role, fingerprint, chunk, evaluation.generation))
+        (chunk, reply_key(model, chunk, evaluation.generation))
         for chunk in evaluation.held_out.chunks
     ]
     done = {key: journal.get(key) for _, key in keyed}
