@@ -8,7 +8,12 @@ import pytest
 
 from storyloom import prompting
 from storyloom_pipeline.evaluation.stats import bootstrap_mean, wilson
-from storyloom_pipeline.evaluation.summary import chunk_rows, likelihood, role_metrics
+from storyloom_pipeline.evaluation.summary import (
+    chunk_rows,
+    decision,
+    likelihood,
+    role_metrics,
+)
 from storyloom_pipeline.evaluation.text_metrics import (
     copied_share,
     distinct_n,
@@ -155,3 +160,26 @@ def test_wilson_and_bootstrap_intervals() -> None:
     assert interval.value == 2.5 and 1.0 <= interval.low < 2.5 < interval.high <= 4.0
     assert bootstrap_mean([1.0, 2.0, 3.0, 4.0], seed=1) == interval  # reproducible
     assert bootstrap_mean([], seed=1) is None
+
+
+def interval(value: float, low: float, high: float, n: int = 20) -> dict:
+    return {"value": value, "low": low, "high": high, "n": n}
+
+
+def test_keep_needs_a_measurable_gain_no_measurable_loss_and_enough_chunks() -> None:
+    better_nll = interval(-0.1, -0.2, -0.05)
+    judge = {"score": interval(0.5, 0.4, 0.6)}
+    assert decision({"nll_direct_delta": better_nll, "judge": judge})["keep"] is True
+    worse_judge = {"score": interval(0.3, 0.2, 0.45)}
+    result = decision({"nll_direct_delta": better_nll, "judge": worse_judge})
+    assert result["findings"] == {"likelihood": "better", "judge": "worse"}
+    assert result["keep"] is False
+    unclear = decision({"nll_direct_delta": interval(-0.1, -0.2, 0.01), "judge": None})
+    assert unclear == {
+        "findings": {"likelihood": "no measurable difference"},
+        "keep": False,
+        "why": None,
+    }
+    few = decision({"nll_direct_delta": interval(-0.1, -0.2, -0.05, n=3), "judge": judge})
+    assert few["keep"] is None and few["why"] == "3 chunks are too few to decide (at least 10)"
+    assert decision({"nll_direct_delta": None, "judge": None})["keep"] is None

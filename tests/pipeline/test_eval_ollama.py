@@ -57,10 +57,10 @@ def test_ollama_models_are_measured_and_judged(
     ollama_models: FakeOllama, small_chunks_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "eval"
-    judge = ["--judge-provider", "ollama", "--judge-model", JUDGE]
+    judge = ["--judge-provider", "ollama", "--judge-model", JUDGE, "--sample", "12"]
     assert main(argv(small_chunks_dir, out, *judge)) == 0
     generate = ollama_models.requests_to("/api/generate")
-    assert len(generate) == 6
+    assert len(generate) == 24
     body = json.loads(generate[0].body)
     assert body["raw"] is True and body["prompt"].startswith("<|im_start|>system\n")
     assert body["options"]["num_ctx"] == 8192 and body["options"]["temperature"] == 0
@@ -70,12 +70,12 @@ def test_ollama_models_are_measured_and_judged(
     assert model["likelihood"] == {"direct": None, "after_reasoning": None}
     assert metrics["comparison"]["nll_direct_delta"] is None
     assert model["format"]["well_formed"]["value"] == 1.0
-    assert baseline["format"]["malformations"]["no_tags"] == 3
+    assert baseline["format"]["malformations"]["no_tags"] == 12
     assert model["pacing"]["on_pace"]["value"] == 1.0  # 4 sentences, as the chunks' own
     assert baseline["echo"]["rate"]["value"] == 1.0 and model["echo"]["rate"]["value"] == 0.0
     judge_result = metrics["comparison"]["judge"]
-    assert (judge_result["win"], judge_result["loss"], judge_result["unjudged"]) == (3, 0, 0)
-    assert metrics["decision"] == {"findings": {"judge": "better"}, "keep": True}
+    assert (judge_result["win"], judge_result["loss"], judge_result["unjudged"]) == (12, 0, 0)
+    assert metrics["decision"] == {"findings": {"judge": "better"}, "keep": True, "why": None}
     assert metrics["models"]["model"]["fingerprint"].startswith("ollama:")
     report = (out / "report.md").read_text()
     assert "| NLL/token after `<answer>` (perplexity) | n/a | n/a | – |" in report

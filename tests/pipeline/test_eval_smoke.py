@@ -113,6 +113,7 @@ def test_likelihood_is_measured_both_ways_and_differs_between_the_models(
         assert row["model"]["nll_direct"] != pytest.approx(row["baseline"]["nll_direct"])
     delta = metrics["comparison"]["nll_direct_delta"]
     assert delta["n"] == 3 and delta["low"] <= delta["value"] <= delta["high"]
+    assert metrics["decision"]["keep"] is None  # three chunks decide nothing
 
 
 def test_replies_are_parsed_and_paced_by_the_pipelines_own_rules(

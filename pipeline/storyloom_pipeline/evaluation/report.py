@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storyloom_pipeline.evaluation import plots
-from storyloom_pipeline.evaluation.summary import ON_PACE
+from storyloom_pipeline.evaluation.summary import MIN_CHUNKS, ON_PACE
 
 DASH = "–"
 SAMPLES = 2  # chunks whose texts the report shows
@@ -233,7 +233,8 @@ DEFINITIONS = (
     "is no preference. Position consistency: chunks where both orders agreed.",
     "Keep: the model under test measurably beats its baseline when the likelihood after "
     "`<answer>` or the judged preference is better with its interval clear of no difference, "
-    "and neither is measurably worse.",
+    f"and neither is measurably worse; with fewer than {MIN_CHUNKS} chunks compared the "
+    "report decides nothing.",
 )
 
 
@@ -248,10 +249,10 @@ def _commit(provenance: dict[str, Any]) -> str:
 
 def _decision_text(metrics: dict[str, Any]) -> str:
     decision = metrics["decision"]
-    findings = decision["findings"]
-    if not findings:
-        return "**No decision**: neither likelihood nor a judge was measured."
-    found = "; ".join(f"{name}: {finding}" for name, finding in findings.items())
+    found = "; ".join(f"{name}: {finding}" for name, finding in decision["findings"].items())
+    if decision["keep"] is None:
+        indicative = f" Indicative only: {found}." if found else ""
+        return f"**No decision**: {decision['why']}.{indicative}"
     verdict = "**Keep**" if decision["keep"] else "**Do not keep**"
     return f"{verdict} the model under test ({found})."
 

@@ -33,6 +33,7 @@ from storyloom_pipeline.evaluation.stats import Interval, bootstrap_mean, wilson
 from storyloom_pipeline.evaluation.text_metrics import TextMetrics, measure_text
 
 ON_PACE = 0.25  # within 25 % of the true continuation's sentence count
+MIN_CHUNKS = 10  # compared chunks below which the report decides nothing
 REPETITION_FIELDS = (
     "distinct_1",
     "distinct_2",
@@ -248,21 +249,30 @@ def per_book(rows: Sequence[dict], roles: Sequence[str]) -> list[dict[str, Any]]
 def decision(comparison: dict[str, Any]) -> dict[str, Any]:
     """Keep the model under test only if it measurably beats the baseline: at least one
     primary measure (likelihood after `<answer>`, judged preference) better with its 95 %
-    interval clear of no-difference, and none measurably worse."""
+    interval clear of no-difference, and none measurably worse. Below MIN_CHUNKS chunks a
+    bootstrap interval is too narrow to trust, so there is no decision (`keep` None)."""
+    intervals = {
+        "likelihood": comparison.get("nll_direct_delta"),
+        "judge": (comparison.get("judge") or {}).get("score"),
+    }
     findings = {}
-    delta = comparison.get("nll_direct_delta")
-    if delta is not None:
-        findings["likelihood"] = _direction(delta["low"] > 0, delta["high"] < 0)
-    score = (comparison.get("judge") or {}).get("score")
-    if score is not None:
-        findings["judge"] = _direction(score["high"] < 0.5, score["low"] > 0.5)
-    better = [name for name, finding in findings.items() if finding == "better"]
-    worse = [name for name, finding in findings.items() if finding == "worse"]
-    return {"findings": findings, "keep": bool(better) and not worse}
-
-
-def _direction(worse: bool, better: bool) -> str:
-    return "better" if better else "worse" if worse else "no measurable difference"
+    for name, interval in intervals.items():
+        if interval is None:
+            continue
+        # lower NLL is better; a judge score above one half is
+        no_difference = 0.0 if name == "likelihood" else 0.5
+        lower_is_better = name == "likelihood"
+        above, below = interval["low"] > no_difference, interval["high"] < no_difference
+        better, worse = (below, above) if lower_is_better else (above, below)
+        findings[name] = "better" if better else "worse" if worse else "no measurable difference"
+    if not findings:
+        return {"findings": {}, "keep": None, "why": "neither likelihood nor a judge measured"}
+    fewest = min(intervals[name]["n"] for name in findings)  # type: ignore[index]
+    if fewest < MIN_CHUNKS:
+        why = f"{fewest} chunks are too few to decide (at least {MIN_CHUNKS})"
+        return {"findings": findings, "keep": None, "why": why}
+    keep = "better" in findings.values() and "worse" not in findings.values()
+    return {"findings": findings, "keep": keep, "why": None}
 
 
 METRICS_FORMAT = "storyloom-eval-1"
