@@ -106,3 +106,14 @@ def test_a_dataset_without_the_split_is_refused(tmp_path: Path) -> None:
         select_held_out(chunks)
     with pytest.raises(HeldOutError, match="at least one chunk"):
         select_held_out(chunks, split="train", sample=0)
+
+
+def test_a_judge_on_openrouter_without_a_key_is_refused_before_any_work(tmp_path: Path) -> None:
+    from storyloom_pipeline.cli import main
+
+    chunks = write_chunks(tmp_path / "c", {"test": {"7": 2}})
+    argv = ["eval", "--chunks", str(chunks), "--out", str(tmp_path / "out")]
+    argv += ["--model", "ollama:a", "--baseline", "ollama:b", "--judge-model", "judge/x"]
+    with pytest.raises(SystemExit, match="the judge: no API key; set OPENROUTER_API_KEY"):
+        main(argv)
+    assert not (tmp_path / "out").exists()

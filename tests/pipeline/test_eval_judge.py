@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from eval_helpers import shown
 from openai_fake import FakeOpenAI
 
 from storyloom_pipeline.evaluation.journal import EvalJournal
@@ -33,12 +34,6 @@ def pairs(n: int) -> list[Pair]:
     return [
         Pair(f"7#{i}", f"Story {i} so far. " * 20, MODEL_MARK, BASELINE_MARK, 20) for i in range(n)
     ]
-
-
-def shown(prompt: str) -> tuple[str, str]:
-    """What the judge was shown as A and as B."""
-    a = prompt.split("### Continuation A\n", 1)[1].split("\n\n### Continuation B\n", 1)
-    return a[0], a[1].split("\n\nJustify", 1)[0]
 
 
 def test_verdict_lines_are_read_leniently_and_the_last_one_counts() -> None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from eval_helpers import shown
 
 from storyloom_pipeline.cli import main
 
@@ -32,9 +33,8 @@ def baseline_reply(info: PromptInfo) -> Script:
 
 
 def judge_reply(info: PromptInfo) -> Script:
-    prompt = info.messages[-1]["content"]
-    first = prompt.split("### Continuation A\n", 1)[1]
-    return Script(f"A moves the story.\nVerdict: {'A' if first.startswith('The door') else 'B'}")
+    first, _ = shown(info.messages[-1]["content"])
+    return Script(f"A moves the story.\nVerdict: {'A' if first == ANSWER else 'B'}")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from eval_helpers import shown
 from openai_fake import FakeOpenAI
 
 from storyloom_pipeline.cli import main
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.slow
 
 def shorter_wins(prompt: str, attempt: int) -> str:
     """A judge with a known taste: the shorter continuation wins, equal lengths tie."""
-    a = prompt.split("### Continuation A\n", 1)[1].split("\n\n### Continuation B\n", 1)
-    first, second = a[0], a[1].split("\n\nJustify", 1)[0]
+    first, second = shown(prompt)
     verdict = "tie" if len(first) == len(second) else "A" if len(first) < len(second) else "B"
     return f"One is more concise.\nVerdict: {verdict}"
 

@@ -8,7 +8,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from storyloom_pipeline.evaluation.run import Evaluation, Judge
@@ -93,40 +93,26 @@ def _judge(args: argparse.Namespace) -> Judge | None:
         return None
     from storyloom_pipeline.evaluation.judge import JudgeSettings
     from storyloom_pipeline.evaluation.run import Judge
-    from storyloom_pipeline.reasoning.providers import (
-        OPENROUTER_URL,
-        OllamaProvider,
-        OpenAICompatibleProvider,
-        resolve_api_key,
-    )
+    from storyloom_pipeline.reasoning.providers import OPENROUTER_URL, MissingApiKey, open_provider
     from storyloom_pipeline.reasoning.runner import RunSettings
 
-    options = {"temperature": 0.0}
-    if args.judge_provider == "ollama":
-        provider = OllamaProvider(
-            model=args.judge_model,
-            host=args.judge_base_url or args.ollama_host,
-            timeout=args.judge_timeout,
-            options={**options, "num_ctx": args.num_ctx},
-        )
-        where = provider.host or "OLLAMA_HOST"
-    else:
-        base_url = args.judge_base_url or OPENROUTER_URL
-        api_key = resolve_api_key(args.judge_api_key_env)
-        if api_key is None and "openrouter.ai" in base_url:
-            raise ValueError(
-                f"no API key for the judge; set {args.judge_api_key_env} (or store it in the "
-                "OS keyring under service 'storyloom')"
-            )
-        provider = OpenAICompatibleProvider(
-            model=args.judge_model,
-            base_url=base_url,
-            api_key=api_key,
+    ollama = args.judge_provider == "ollama"
+    options: dict[str, Any] = {"temperature": 0.0}
+    if ollama:
+        options["num_ctx"] = args.num_ctx
+    try:
+        provider = open_provider(
+            args.judge_provider,
+            args.judge_model,
+            base_url=args.judge_base_url or (args.ollama_host if ollama else None),
+            api_key_env=args.judge_api_key_env,
             timeout=args.judge_timeout,
             concurrency=args.judge_concurrency,
             options=options,
         )
-        where = base_url
+    except MissingApiKey as exc:
+        raise ValueError(f"the judge: {exc}") from exc
+    default = (args.ollama_host or "OLLAMA_HOST") if ollama else OPENROUTER_URL
     settings = JudgeSettings(
         retry=RunSettings(max_attempts=args.judge_max_attempts, backoff_initial=args.judge_backoff),
         concurrency=args.judge_concurrency,
@@ -135,7 +121,7 @@ def _judge(args: argparse.Namespace) -> Judge | None:
     describe = {
         "provider": args.judge_provider,
         "model": args.judge_model,
-        "endpoint": where,
+        "endpoint": args.judge_base_url or default,
         "temperature": 0.0,
         "context_chars": settings.context_chars,
         "orders": "both (model first, baseline first)",
