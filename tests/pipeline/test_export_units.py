@@ -166,3 +166,11 @@ def test_export_command_errors(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"no model\.safetensors"):
         main(["export", "--merged", str(_model_folder(tmp_path / "m")), "--out", str(tmp_path),
               "--name", "m", "--tokenizer-pre", "smollm"])  # fmt: skip
+
+
+def test_rslora_scale_is_carried_in_alpha() -> None:
+    from storyloom_pipeline.export.adapter import _llama_cpp_alpha
+
+    # llama.cpp applies alpha / r; peft's rsLoRA applies lora_alpha / sqrt(r).
+    assert _llama_cpp_alpha({"lora_alpha": 32, "r": 16}) == 32.0
+    assert _llama_cpp_alpha({"lora_alpha": 32, "r": 16, "use_rslora": True}) / 16 == 32 / 4

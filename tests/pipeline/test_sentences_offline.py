@@ -21,6 +21,8 @@ from storyloom_pipeline.sentences import (
     split_sentences,
 )
 
+from sentence_cases import PUNKT_CASES
+
 PUNKT_FILES = {"abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"}
 
 
@@ -69,26 +71,7 @@ def test_the_default_splitter_uses_the_user_cache(isolated_user_dirs: Path, no_n
     assert list((isolated_user_dirs / ".cache" / "storyloom").glob("nltk_data-punkt-*"))
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "Mr. Hale came down the hill. St. Anne's Street was dark, and Dr. Watson was out.",
-            ["Mr. Hale came down the hill.", "St. Anne's Street was dark, and Dr. Watson was out."],
-        ),
-        # Punkt's orthographic evidence: "Darling" is a common word, so it may start a sentence
-        ("Mr. Darling came home at six.", ["Mr.", "Darling came home at six."]),
-        (
-            "“Is it late, Father?” asked Meg. “The bells have not rung.”",
-            ["“Is it late, Father?”", "asked Meg.", "“The bells have not rung.”"],
-        ),
-        (
-            '"Execution, you would say, Sir," added Mrs. Sheppard, with a deep sigh.',
-            ['"Execution, you would say, Sir," added Mrs. Sheppard, with a deep sigh.'],
-        ),
-        ("It was 3 p.m. on Jan. 5. He had gone.", ["It was 3 p.m. on Jan. 5.", "He had gone."]),
-    ],
-)
+@pytest.mark.parametrize(("text", "expected"), PUNKT_CASES)
 def test_dialogue_and_abbreviations_as_punkt_has_them(
     splitter: SentenceSplitter, text: str, expected: list[str]
 ) -> None:

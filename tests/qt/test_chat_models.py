@@ -50,7 +50,7 @@ def test_a_chat_model_continues_over_the_chat_api(
 ) -> None:
     fake_ollama.set_script(Script(split_tokens("<think>Light, then a voice.</think>She ran.")))
     window.model_box.setCurrentText("qwen2.5:7b")
-    assert window.guidance_action.isVisible()
+    assert window.guidance_edit.isEnabled()
     window.guidance_edit.setText(GUIDANCE)
     continue_and_wait(window, run_async)
     assert window.reasoning.text.toPlainText() == "Light, then a voice."
@@ -85,7 +85,7 @@ def test_the_plain_cra_model_takes_no_guidance(
     window.guidance_edit.setText(GUIDANCE)
     fake_ollama.add_model("molbal/cra-v1-7b", family="qwen2", context_length=32768)
     window.model_box.setCurrentText("molbal/cra-v1-7b")
-    assert not window.guidance_action.isVisible()
+    assert not window.guidance_edit.isEnabled()
     continue_and_wait(window, run_async)
     body = json.loads(fake_ollama.requests_to("/api/generate")[-1].body)
     assert body["prompt"] == render_chatml(continuation_messages(STORY))  # trained without it

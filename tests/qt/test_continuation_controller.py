@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from storyloom.core.backend import (
+    AnswerHeld,
     ContinuationRequest,
     Failed,
     FailureKind,
@@ -146,3 +147,26 @@ def test_starting_again_cancels_the_previous_stream(qapp, run_async) -> None:
     run_async(scenario)
     assert controller.state.answer == "new"
     assert controller.phase is Phase.DONE
+
+
+def test_stop_keeps_the_words_the_backend_was_holding_back(qapp, run_async) -> None:
+    class Holding:
+        async def continue_story(self, request):
+            yield AnswerDelta("She")
+            yield AnswerHeld(" turned")  # e.g. a possible echo, or an undecided sentence end
+            await asyncio.sleep(60)
+            yield AnswerDelta(" never")
+
+    controller = ContinuationController(Holding())
+    seen = collect(controller)
+
+    async def scenario() -> None:
+        controller.start(REQUEST)
+        await until(lambda: controller.state.held == " turned")
+        controller.stop()
+        await controller.wait()
+
+    run_async(scenario)
+    assert controller.phase is Phase.STOPPED
+    assert controller.state.answer == "She turned"
+    assert "".join(seen["answer"]) == "She turned"

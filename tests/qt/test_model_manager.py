@@ -196,4 +196,4 @@ def test_use_switches_the_story_to_that_model(window: MainWindow, run_async) -> 
     assert window.model == "smol:latest"
     assert window.settings.model == "smol:latest"
     assert window.profile.name == "generic"
-    assert window.guidance_action.isVisible()  # a chat model can take guidance
+    assert window.guidance_edit.isEnabled()  # a chat model can take guidance

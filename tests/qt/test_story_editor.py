@@ -246,6 +246,16 @@ def test_accepted_text_is_one_undo_step_after_an_edit_elsewhere_mid_stream(
     assert not any(is_tinted(editor, p) for p in range(len(written + accepted)))
 
 
+def test_redo_of_an_accepted_continuation_leaves_the_cursor_at_its_end(qtbot) -> None:
+    editor = make_editor(qtbot)
+    stream(editor, "She tied", " the boat.")
+    editor.accept_pending()
+    end = len(editor.toPlainText())
+    undo_keys(qtbot, editor)
+    redo_keys(qtbot, editor)
+    assert editor.textCursor().position() == end  # not thrown back to the top of the story
+
+
 def test_typing_after_accepting_is_its_own_undo_step(qtbot) -> None:
     editor = make_editor(qtbot, "The king")
     stream(editor, "ruled.")
@@ -609,3 +619,32 @@ def test_appending_into_a_novel_never_reads_the_whole_document(qtbot, monkeypatc
     monkeypatch.undo()
 
     assert editor.toPlainText() == novel[:anchor] + accepted + novel[anchor:]
+
+
+def test_alt_left_and_right_ask_for_other_takes_only_while_pending(qtbot) -> None:
+    editor = make_editor(qtbot)
+    asked: list[str] = []
+    editor.previousTakeRequested.connect(lambda: asked.append("previous"))
+    editor.nextTakeRequested.connect(lambda: asked.append("next"))
+    qtbot.keyClick(editor, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert asked == []
+    stream(editor, "She smiled.")
+    qtbot.keyClick(editor, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert asked == ["previous", "next"]
+    assert editor.pending_text() == " She smiled."  # the keys themselves change nothing
+
+
+def test_replace_pending_swaps_the_take_in_place_as_one_undo_step(qtbot) -> None:
+    editor = make_editor(qtbot, "The king", cursor_at=8)
+    stream(editor, "ruled", " wisely.")
+    editor.replace_pending("slept.")
+    assert editor.toPlainText() == "The king slept."
+    assert editor.pending_text() == " slept."
+    assert editor.textCursor().position() == 8  # the writer's cursor stays put
+    editor.replace_pending("")
+    assert editor.toPlainText() == "The king" and editor.has_pending()
+    editor.append_pending("laughed.")
+    assert editor.accept_pending() == " laughed."
+    undo_keys(qtbot, editor)
+    assert editor.toPlainText() == "The king"

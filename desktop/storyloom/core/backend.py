@@ -12,7 +12,8 @@ import asyncio
 import enum
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+import time
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,29 +28,29 @@ from storyloom.core.context_window import (
     cut_context,
     prompt_overhead,
 )
-from storyloom.core.echo import EchoTrimmer
+from storyloom.core.directions import DEFAULT_COUNT, directions_from_reply
+from storyloom.core.length import Length
 from storyloom.core.options import DEFAULT_NUM_PREDICT
-from storyloom.core.profiles import CRA_PROFILE, Profile
+from storyloom.core.profiles import CRA_PROFILE, Profile, RequestStyle
+from storyloom.core.reply import ReplyReader
 from storyloom.core.request_format import (
     RenderedPrompt,
     chunk_text,
     endpoint,
     render,
+    render_directions,
     request_body,
 )
 from storyloom.core.tokens import TokenCalibration, looks_truncated
-from storyloom.prompting import (
-    AnswerDelta,
-    Malformation,
-    ReasoningDelta,
-    ResponseParser,
-)
-from storyloom.prompting import (
-    Event as ParserEvent,
-)
+from storyloom.prompting import AnswerDelta, Malformation, ReasoningDelta
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_NUM_CTX = 16384
+# GenerationStats.done_reason when the answer reached the writer's length and Storyloom closed
+# the stream (Ollama's own reasons are "stop" and "length").
+LENGTH_REACHED = "length_reached"
+# Three one-sentence directions need a few dozen tokens; a cra model reasons first.
+DIRECTIONS_NUM_PREDICT = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class ContinuationRequest:
     guidance: str | None = None
     prefill: str = ""  # e.g. "<reasoning>edited plan</reasoning><answer>" (raw-cra only)
     profile: Profile = CRA_PROFILE  # how the model is asked and how its reply is read
+    length: Length = Length.UNLIMITED  # the answer ends once it is this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,18 @@ class ContextPrepared:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerHeld:
+    """Answer text held back until the next chunk decides it (a possible echo of the story, a
+    sentence end not yet certain). Each one replaces the one before; a stop keeps it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationStats:
     model: str
     num_ctx: int
-    prompt_tokens: int  # prompt_eval_count
+    prompt_tokens: int  # prompt_eval_count (0: unknown, the stream was closed before the end)
     output_tokens: int  # eval_count
     eval_seconds: float
     total_seconds: float
@@ -134,7 +144,7 @@ class Failed:
     detail: str = field(default="", compare=False)
 
 
-BackendEvent = ContextPrepared | ReasoningDelta | AnswerDelta | Finished | Failed
+BackendEvent = ContextPrepared | ReasoningDelta | AnswerDelta | AnswerHeld | Finished | Failed
 
 _CONTEXT_OVERFLOW = re.compile(r"request \((\d+) tokens\) exceeds the available context size")
 
@@ -197,34 +207,51 @@ class OllamaBackend:
         self, request: ContinuationRequest, prepared: ContextPrepared
     ) -> AsyncIterator[BackendEvent]:
         yield prepared
-        profile = request.profile
-        parser = ResponseParser(profile.scheme)
-        parser.feed(request.prefill)  # the model continues from inside the prefilled turn
-        # cra models sometimes begin the answer by repeating the end of the story: drop that.
-        echo = EchoTrimmer(prepared.cut.text)
+        profile, style = request.profile, request.profile.style
+        body = request_body(
+            style,
+            request.settings.model,
+            RenderedPrompt(prepared.prompt, prepared.messages),
+            request.settings.options(),
+            request.settings.keep_alive,
+        )
+        reader = ReplyReader(
+            prepared.cut.text, scheme=profile.scheme, prefill=request.prefill, length=request.length
+        )
         final: dict[str, Any] | None = None
+        held = ""
+        clock = _StreamClock()
         try:
-            async with aclosing(self._stream(request, prepared)) as chunks:
+            async with aclosing(self._stream(request.settings, style, body)) as chunks:
                 # Read to the end rather than break at the final chunk (the last line anyway),
                 # so the HTTP body is consumed and the connection goes back to the pool.
                 async for chunk in chunks:
+                    clock.tick()
                     if chunk.get("done"):
                         final = chunk
                         continue
                     thinking, content = chunk_text(chunk)
                     if thinking:
                         yield ReasoningDelta(thinking)
-                    for event in _without_echo(echo, parser.feed(content)):
+                    for event in reader.feed(content):
                         yield event
+                    if reader.reached:
+                        break  # leaving closes the stream: Ollama stops generating
+                    if reader.held != held:
+                        held = reader.held
+                        yield AnswerHeld(held)
         except _Overflow:
             raise
         except _Failure as failure:
-            for event in _without_echo(echo, parser.close(), final=True):
+            for event in reader.close():
                 yield event
             yield failure.event
             return
-        for event in _without_echo(echo, parser.close(), final=True):
+        for event in reader.close():
             yield event
+        if reader.reached:
+            yield Finished(clock.stats(request.settings, reader.malformations))
+            return
         if final is None:
             # The server closed the stream without its final chunk and without an error line.
             yield Failed(
@@ -233,7 +260,7 @@ class OllamaBackend:
                 "What arrived is kept; you can retry.",
             )
             return
-        malformations = parser.malformations if profile.expects_tags else ()
+        malformations = reader.malformations if profile.expects_tags else ()
         yield Finished(self._stats(request.settings, prepared, final, malformations))
 
     def _stats(
@@ -267,21 +294,42 @@ class OllamaBackend:
             warning=warning,
         )
 
+    async def suggest_directions(
+        self,
+        story: str,
+        settings: GenerationSettings,
+        profile: Profile = CRA_PROFILE,
+        count: int = DEFAULT_COUNT,
+    ) -> list[str] | Failed:
+        """Ask the model for `count` one-sentence directions the story could take next.
+
+        The end of `story` that fits is sent with `prompting.render_directions_prompt`; the
+        reply's directions (possibly fewer than asked, even none) or the failure come back.
+        """
+        estimator = self.calibration.for_model(settings.model)
+        style = profile.style
+        overhead = estimator.estimate(render_directions(style, "", count).text)
+        budget = context_token_budget(settings.num_ctx, DIRECTIONS_NUM_PREDICT, overhead)
+        cut = cut_context(story, estimator.chars_for(budget))
+        options = {**settings.options(), "num_predict": DIRECTIONS_NUM_PREDICT}
+        prompt = render_directions(style, cut.text, count)
+        body = request_body(style, settings.model, prompt, options, settings.keep_alive)
+        reply: list[str] = []
+        try:
+            async with aclosing(self._stream(settings, style, body)) as chunks:
+                async for chunk in chunks:
+                    reply.append(chunk_text(chunk)[1])  # a thinking model's thoughts: not needed
+        except _Failure as failure:
+            return failure.event
+        return directions_from_reply("".join(reply), profile.scheme, count)
+
     async def _stream(
-        self, request: ContinuationRequest, prepared: ContextPrepared
+        self, settings: GenerationSettings, style: RequestStyle, body: dict[str, Any]
     ) -> AsyncIterator[dict]:
         """The streamed chunks of /api/generate or /api/chat as dicts; failures as `_Failure`.
 
         One path for both request styles, so they time out and fail in the same ways.
         """
-        settings, style = request.settings, request.profile.style
-        body = request_body(
-            style,
-            settings.model,
-            RenderedPrompt(prepared.prompt, prepared.messages),
-            settings.options(),
-            settings.keep_alive,
-        )
         # The public generate() and chat() have no `truncate` parameter yet, so the request
         # goes through the client's own streaming helper, which gives the same typed errors.
         stream = await self.client._request(dict, "POST", endpoint(style), json=body, stream=True)
@@ -333,19 +381,34 @@ class OllamaBackend:
             await stream.aclose()
 
 
-def _without_echo(
-    echo: EchoTrimmer, events: Iterable[ParserEvent], *, final: bool = False
-) -> Iterator[ParserEvent]:
-    """The parser's events with the answer passed through the echo trimmer (which may hold a
-    few words back until it knows they do not repeat the story)."""
-    for event in events:
-        if isinstance(event, AnswerDelta):
-            if text := echo.feed(event.text):
-                yield AnswerDelta(text)
-        else:
-            yield event
-    if final and (text := echo.close()):
-        yield AnswerDelta(text)
+class _StreamClock:
+    """Timing of a stream closed before Ollama's final chunk, which carries the real stats."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.first: float | None = None
+        self.last = self.started
+        self.chunks = 0
+
+    def tick(self) -> None:
+        self.last = time.monotonic()
+        self.first = self.first or self.last
+        self.chunks += 1
+
+    def stats(
+        self, settings: GenerationSettings, malformations: tuple[Malformation, ...]
+    ) -> GenerationStats:
+        # Ollama streams one line per generated token.
+        return GenerationStats(
+            model=settings.model,
+            num_ctx=settings.num_ctx,
+            prompt_tokens=0,
+            output_tokens=self.chunks,
+            eval_seconds=self.last - (self.first or self.last),
+            total_seconds=time.monotonic() - self.started,
+            done_reason=LENGTH_REACHED,
+            malformations=malformations,
+        )
 
 
 class _Failure(Exception):

@@ -88,9 +88,23 @@ class EchoTrimmer:
         self._closed = True
         if self._decided:
             return ""
-        # The answer ends here: an overlap reaching its end needs no word boundary after it.
-        self._best = max([self._best, *self._pending])
+        self._best = self._best_if_it_ended()
         return self._release()
+
+    @property
+    def held(self) -> str:
+        """What `close()` would return now: the text held back, less the echo it would cut.
+
+        A writer who stops the stream keeps this, as if the answer had ended here.
+        """
+        if self._decided or self._closed:
+            return ""
+        best = self._best_if_it_ended()
+        return self._held[self._raw_end[best - 1] :].lstrip() if best else self._held
+
+    def _best_if_it_ended(self) -> int:
+        # Where the answer ends, an overlap reaching its end needs no word boundary after it.
+        return max([self._best, *self._pending])
 
     def _normalize(self, text: str, offset: int) -> None:
         chars: list[str] = []

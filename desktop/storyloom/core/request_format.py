@@ -17,9 +17,11 @@ from typing import Any
 from storyloom.core.profiles import RequestStyle
 from storyloom.prompting import (
     STOP_STRINGS,
+    SYSTEM_PROMPT,
     continuation_messages,
     generic_messages,
     render_chatml,
+    render_directions_prompt,
 )
 
 
@@ -37,6 +39,16 @@ def render(style: RequestStyle, context: str, guidance: str | None, prefill: str
         raise ValueError("a prefilled reply needs the raw-cra request style")
     messages = generic_messages(context, guidance)
     return RenderedPrompt(render_chatml(messages), tuple(messages))
+
+
+def render_directions(style: RequestStyle, context: str, count: int) -> RenderedPrompt:
+    """The "Suggest directions" question (teacher-style), as a system + user conversation."""
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": render_directions_prompt(context, count)},
+    ]
+    chat = style is RequestStyle.CHAT
+    return RenderedPrompt(render_chatml(messages), tuple(messages) if chat else ())
 
 
 def endpoint(style: RequestStyle) -> str:

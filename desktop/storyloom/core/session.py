@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field, replace
 
 from storyloom.core.backend import (
+    AnswerHeld,
     BackendEvent,
     ContextPrepared,
     Failed,
@@ -47,6 +48,7 @@ class Continuation:
     phase: Phase = Phase.IDLE
     reasoning: str = ""
     answer: str = ""
+    held: str = ""  # answer text the backend holds back for now; a stop keeps it
     prepared: ContextPrepared | None = None
     stats: GenerationStats | None = None
     failure: Failed | None = None
@@ -68,6 +70,8 @@ def apply(state: Continuation, event: SessionEvent) -> Continuation:
             return _to(replace(state, reasoning=state.reasoning + text), Phase.THINKING)
         case AnswerDelta(text=text):
             return _to(replace(state, answer=state.answer + text), Phase.WRITING)
+        case AnswerHeld(text=text):
+            return replace(state, held=text)
         case Finished(stats=stats):
             return _to(replace(state, stats=stats), Phase.DONE)
         case Failed():

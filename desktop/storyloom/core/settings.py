@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from storyloom.core.backend import GenerationSettings
+from storyloom.core.length import Length
 from storyloom.core.memory import default_num_ctx, total_memory_bytes
 from storyloom.core.models import DEFAULT_MODEL, ModelInfo, model_key
 from storyloom.core.options import ModelOptions, OptionError, parse_option
@@ -124,6 +125,16 @@ class AppSettings:
         self._set_or_remove("editor/font_family", editor.font_family, default.font_family)
         self._set_or_remove("editor/font_size", editor.font_size, default.font_size)
         self._set_or_remove("editor/theme", editor.theme.value, default.theme.value)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @property
+    def length(self) -> Length:
+        """How long a continuation may be (the writer's last choice)."""
+        return self._text("writing/length", Length.UNLIMITED, Length)
+
+    def set_length(self, length: Length) -> None:
+        self._set_or_remove("writing/length", length.value, Length.UNLIMITED.value)
 
     # -- per model ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QVBoxLayout,
     QWidget,
@@ -43,13 +43,16 @@ from storyloom.core.connection import ServerStatus, install_url, start_command
 from storyloom.core.context_window import ContextUsage
 from storyloom.core.models import STORYLOOM_MODELS, ModelInfo, ModelManager, model_key
 from storyloom.core.options import ModelOptions
-from storyloom.core.profiles import Profile, ProfileTable, load_profiles
+from storyloom.core.profiles import Profile, ProfileTable, RequestStyle, load_profiles
 from storyloom.core.session import Phase
 from storyloom.core.settings import AppSettings
+from storyloom.core.takes import TakesFileError
 from storyloom.gui.controllers.connection import ConnectionController
 from storyloom.gui.controllers.context_meter import ContextMeterController
 from storyloom.gui.controllers.continuation import ContinuationController
+from storyloom.gui.controllers.directions import DirectionsController
 from storyloom.gui.controllers.models import ModelController
+from storyloom.gui.controllers.takes import TakesController
 from storyloom.gui.dialogs.model_manager import ModelManagerDialog
 from storyloom.gui.dialogs.settings_dialog import SettingsDialog
 from storyloom.gui.settings_store import open_settings
@@ -57,8 +60,9 @@ from storyloom.gui.theme import apply_theme
 from storyloom.gui.widgets.banners import ConnectionPanel, ModelOfferPanel
 from storyloom.gui.widgets.context_meter import ContextMeter
 from storyloom.gui.widgets.reasoning_panel import ReasoningPanel
+from storyloom.gui.widgets.steering_panel import SteeringPanel
 from storyloom.gui.widgets.story_editor import StoryEditor
-from storyloom.prompting import Malformation
+from storyloom.prompting import Malformation, render_plan_prefill
 
 _PHASE_LABELS = {
     Phase.IDLE: "Idle",
@@ -91,6 +95,7 @@ class MainWindow(QMainWindow):
         self.connection = ConnectionController(lambda: self.backend.client._client, self)
         self.models = ModelController(lambda: self._manager, self)
         self.meter = ContextMeterController(self._measure_context, self)
+        self.directions = DirectionsController(lambda: self.backend, self, settle=self._settle)
         self._warmed: set[str] = set()  # models preloaded this session (model_key)
         self._continue_after_pull: str | None = None  # a continuation waits for this pull
         self._closing: set[asyncio.Task[None]] = set()  # old clients being closed
@@ -102,6 +107,7 @@ class MainWindow(QMainWindow):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(1200, 780)
         self._setup_ui()
+        self.takes = TakesController(self.editor.document(), self)
         self._connect()
         self._apply_editor_settings()
         self._show_phase(Phase.IDLE)
@@ -116,10 +122,20 @@ class MainWindow(QMainWindow):
         self.editor.setObjectName("storyEditor")
         self.setCentralWidget(self.editor)
 
+        # The side panel: what happens next (guidance, directions, length), then the plan and
+        # the takes of the current spot.
+        self.steering = SteeringPanel(self)
+        self.steering.set_length(self.settings.length)
+        self.guidance_edit = self.steering.guidance_edit
         self.reasoning = ReasoningPanel(self)
+        side = QWidget(self)
+        side_column = QVBoxLayout(side)
+        side_column.setContentsMargins(0, 0, 0, 0)
+        side_column.addWidget(self.steering)
+        side_column.addWidget(self.reasoning, 1)
         self.reasoning_dock = QDockWidget("Reasoning", self)
         self.reasoning_dock.setObjectName("reasoningDock")
-        self.reasoning_dock.setWidget(self.reasoning)
+        self.reasoning_dock.setWidget(side)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.reasoning_dock)
         self.resizeDocks([self.reasoning_dock], [380], Qt.Orientation.Horizontal)
 
@@ -158,12 +174,6 @@ class MainWindow(QMainWindow):
         self.toolbar.addWidget(self.model_box)
         self.models_action = self._action("Models…", "Ctrl+M", self.open_model_manager)
         self.settings_action = self._action("Settings…", "Ctrl+,", self.open_settings)
-        self.guidance_edit = QLineEdit(self)
-        self.guidance_edit.setObjectName("guidanceEdit")
-        self.guidance_edit.setPlaceholderText("Guidance: what happens next (optional)")
-        self.guidance_edit.setMinimumWidth(260)
-        self.toolbar.addSeparator()
-        self.guidance_action = self.toolbar.addWidget(self.guidance_edit)
 
         status = self.statusBar()
         self.phase_label = QLabel(self)
@@ -191,6 +201,18 @@ class MainWindow(QMainWindow):
         self.editor.rejectRequested.connect(self.escape)
         self.editor.retryRequested.connect(self.retry)
         self.editor.pendingChanged.connect(lambda _: self._update_actions())
+        self.editor.pendingChanged.connect(lambda _: self._show_takes())
+        self.editor.previousTakeRequested.connect(lambda: self.cycle_take(-1))
+        self.editor.nextTakeRequested.connect(lambda: self.cycle_take(+1))
+        self.editor.cursorPositionChanged.connect(self._follow_cursor)
+        self.takes.changed.connect(self._show_takes)
+        self.reasoning.takeActivated.connect(self.show_take)
+        self.reasoning.rewriteRequested.connect(self.rewrite_from_plan)
+        self.steering.suggestRequested.connect(self.suggest_directions)
+        self.steering.lengthChosen.connect(self.settings.set_length)
+        self.directions.suggested.connect(self.steering.show_directions)
+        self.directions.failed.connect(self.steering.show_problem)
+        self.directions.busyChanged.connect(self.steering.show_busy)
         self.editor.textChanged.connect(self.meter.schedule)
         self.editor.cursorPositionChanged.connect(self.meter.schedule)
         self.guidance_edit.textChanged.connect(self.meter.schedule)
@@ -202,6 +224,7 @@ class MainWindow(QMainWindow):
         c.reasoningDelta.connect(self.reasoning.append)
         c.answerDelta.connect(self.editor.append_pending)
         c.phaseChanged.connect(self._show_phase)
+        c.phaseChanged.connect(self._keep_take)
         c.contextPrepared.connect(self._show_context_estimate)
         c.finished.connect(self._show_stats)
         c.failed.connect(self._show_failure)
@@ -402,17 +425,22 @@ class MainWindow(QMainWindow):
             self.settings.set_model(text)
         if self._continue_after_pull not in (None, model_key(self.model)):
             self._continue_after_pull = None  # the writer moved on to another model
-        self.guidance_action.setVisible(self.profile.guided)
+        self.steering.set_guided(self.profile.guided, self.model)
+        self._update_actions()
         self.meter.schedule()
 
     # -- the writer's loop ------------------------------------------------------------------
 
-    def _request(self) -> ContinuationRequest:
-        cursor = self.editor.textCursor()
-        story = self.editor.document().toPlainText()[: cursor.selectionEnd()]
+    def _request(self, position: int | None = None) -> ContinuationRequest:
+        """A continuation from `position` (default: the writer's cursor)."""
+        if position is None:
+            position = self.editor.textCursor().selectionEnd()
+        story = self.editor.document().toPlainText()[:position]
         profile = self.profile
         guidance = self.guidance_edit.text().strip() if profile.guided else ""
-        return ContinuationRequest(story, self.generation, guidance or None, profile=profile)
+        return ContinuationRequest(
+            story, self.generation, guidance or None, profile=profile, length=self.steering.length
+        )
 
     async def _settle(self, request: ContinuationRequest) -> ContinuationRequest:
         """Before sending: learn the model's trained context if unknown, for num_ctx."""
@@ -430,7 +458,8 @@ class MainWindow(QMainWindow):
             return
         request = self._request()
         self.editor.begin_pending()
-        self.reasoning.begin("Continuation")
+        self.takes.begin(request, self.editor.pending_range()[0])
+        self.reasoning.begin_take()
         self.controller.start(request)
         self.model_box.setToolTip(self.model)
 
@@ -438,8 +467,8 @@ class MainWindow(QMainWindow):
         if not self.editor.has_pending():
             return
         self.controller.stop()
-        text = self.editor.accept_pending()
-        self.reasoning.set_answer_preview(text)
+        self.editor.accept_pending()
+        self.takes.mark_accepted()
         self._update_actions()
 
     def reject(self) -> None:
@@ -465,6 +494,91 @@ class MainWindow(QMainWindow):
         self.reject()
         self.continue_story()
 
+    # -- steering and takes -------------------------------------------------------------------
+
+    def suggest_directions(self) -> None:
+        """Ask the model for three directions from the cursor (or the pending take's place)."""
+        position = self.editor.pending_range()[0] if self.editor.has_pending() else None
+        self.directions.suggest(self._request(position))
+
+    def cycle_take(self, step: int) -> None:
+        """Alt+Left / Alt+Right: the previous or next take here, inline (a stream stops first,
+        and what it wrote becomes a take)."""
+        if not self.editor.has_pending():
+            return
+        self.controller.stop()
+        if (take := self.takes.cycle(step)) is not None:
+            self.editor.replace_pending(take.answer)
+
+    def show_take(self, index: int) -> None:
+        """A take chosen in the panel: shown inline if a take is pending here, else its plan."""
+        if self.editor.has_pending():
+            self.controller.stop()
+            if (take := self.takes.select(index)) is not None:
+                self.editor.replace_pending(take.answer)
+        else:
+            self.takes.select(index)
+
+    def rewrite_from_plan(self, plan: str) -> None:
+        """Keep the plan (as the writer edited it) and ask only for new prose: a new take here.
+
+        The assistant turn is prefilled with the plan, so a cra model continues inside <answer>.
+        """
+        if not self.editor.has_pending() or self.controller.phase.is_active:
+            return
+        if self.profile.style is not RequestStyle.RAW_CRA or not plan.strip():
+            return
+        start = self.editor.pending_range()[0]
+        request = replace(self._request(start), prefill=render_plan_prefill(plan))
+        self.editor.replace_pending("")
+        self.takes.begin(request, start, plan=plan)
+        self.reasoning.begin_take(plan.strip())
+        self.controller.start(request)
+
+    def save_takes(self, manuscript: Path) -> bool:
+        """Write the story's takes beside `manuscript` (`story.md.storyloom/takes.json`);
+        call it after saving the manuscript. False (and the reason shown) if they were not."""
+        try:
+            note = self.takes.save(manuscript)
+        except TakesFileError as exc:
+            self._show_takes_problem(str(exc))
+            return False
+        if note:
+            self._show_takes_problem(note)
+        return True
+
+    def load_takes(self, manuscript: Path) -> bool:
+        """Read the takes saved beside `manuscript`; call it once the editor holds its text.
+        False (and the reason shown) if they could not be read: the story opens without them."""
+        try:
+            self.takes.load(manuscript)
+        except TakesFileError as exc:
+            self._show_takes_problem(str(exc))
+            return False
+        return True
+
+    def clear_takes(self) -> None:
+        """A new story: no takes."""
+        self.takes.clear()
+
+    def _keep_take(self, phase: Phase) -> None:
+        if not phase.is_active and phase is not Phase.IDLE:
+            self.takes.finish(self.controller.state)
+
+    def _follow_cursor(self) -> None:
+        if not self.editor.has_pending():
+            self.takes.follow(self.editor.textCursor().position())
+
+    def _show_takes(self) -> None:
+        writing = self.takes.writing
+        self.reasoning.show_takes(self.takes.takes, self.takes.index, writing=writing)
+        if not writing:
+            self.reasoning.show_plan(self.takes.current, editable=self.editor.has_pending())
+
+    def _show_takes_problem(self, message: str) -> None:
+        self.reasoning.show_notice(message, error=True)
+        self.statusBar().showMessage(message, 15000)
+
     # -- feedback ---------------------------------------------------------------------------
 
     def _show_phase(self, phase: Phase) -> None:
@@ -484,8 +598,10 @@ class MainWindow(QMainWindow):
 
     def _show_stats(self, stats: GenerationStats) -> None:
         self.speed_label.setText(f"{stats.tokens_per_second:.1f} tokens/s")
-        self.context_label.setText(f"context {stats.prompt_tokens:,} / {stats.num_ctx:,} tokens")
-        self.reasoning.set_answer_preview(self.editor.pending_text())
+        if stats.prompt_tokens:  # unknown when Storyloom closed the stream at the length asked
+            self.context_label.setText(
+                f"context {stats.prompt_tokens:,} / {stats.num_ctx:,} tokens"
+            )
         if stats.warning:
             self.reasoning.show_notice(stats.warning)
         elif Malformation.NO_TAGS in stats.malformations:
@@ -517,6 +633,14 @@ class MainWindow(QMainWindow):
         self.retry_action.setEnabled(pending or running)
         self.stop_action.setEnabled(running)
         self.continue_action.setEnabled(not running)
+        raw = self.profile.style is RequestStyle.RAW_CRA
+        self.reasoning.set_rewrite_available(
+            pending and not running and raw,
+            ""
+            if raw
+            else "Rewriting from a plan needs a cra-v1 model (a chat model cannot "
+            "be given the start of its reply).",
+        )
 
     # -- closing ------------------------------------------------------------------------------
 
@@ -528,6 +652,7 @@ class MainWindow(QMainWindow):
     def _cancel_tasks(self) -> None:
         # Safe after Qt deleted the closed window: no Qt call unless a stream still runs.
         self.controller.stop()
+        self.directions.stop()
         self.connection.stop()
         self.models.stop()
 
@@ -535,6 +660,7 @@ class MainWindow(QMainWindow):
         """Stop everything (closing a stream tells Ollama to stop) and close the client."""
         self._cancel_tasks()
         await self.controller.wait()
+        await self.directions.wait()
         await self.connection.wait()
         await self.models.wait()
         for task in list(self._closing):

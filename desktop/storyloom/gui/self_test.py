@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QApplication
 from storyloom import APP_ID
 from storyloom.core import paths
 from storyloom.core.backend import ContinuationRequest, GenerationSettings, OllamaBackend
+from storyloom.core.length import Length, LengthLimiter
 from storyloom.core.models import DEFAULT_MODEL
 from storyloom.core.profiles import RequestStyle, load_profiles
 from storyloom.core.settings import EditorSettings, Theme
@@ -122,6 +123,10 @@ def check_prompting() -> str:
     require(not parser.malformations, f"well-formed reply flagged {parser.malformations}")
     whole = parse_response(reply, profile.scheme)
     require((whole.reasoning, whole.answer) == streamed, "whole and streamed parses differ")
+    # The length limit counts sentences with Punkt parameters a bundle must carry as data.
+    limiter = LengthLimiter(Length.SENTENCE)
+    cut = limiter.feed("Mr. Hale came in. He sat.") + limiter.close()
+    require(cut == "Mr. Hale came in.", f"a one-sentence limit gave {cut!r}")
     return f"profile {profile.name}, {prepared.estimated_prompt_tokens} prompt tokens estimated"
 
 

@@ -19,6 +19,7 @@ from storyloom.prompting.format import (
     generic_messages,
     render_assistant_turn,
     render_chatml,
+    render_plan_prefill,
     render_training_example,
     render_user_prompt,
 )
@@ -35,6 +36,7 @@ from storyloom.prompting.parser import (
     parse_response,
 )
 from storyloom.prompting.teacher import (
+    render_directions_prompt,
     render_guidance_prompt,
     render_guided_monologue_prompt,
     render_monologue_prompt,
@@ -65,9 +67,11 @@ __all__ = [
     "parse_response",
     "render_assistant_turn",
     "render_chatml",
+    "render_directions_prompt",
     "render_guidance_prompt",
     "render_guided_monologue_prompt",
     "render_monologue_prompt",
+    "render_plan_prefill",
     "render_training_example",
     "render_user_prompt",
 ]

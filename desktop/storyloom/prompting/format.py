@@ -61,6 +61,16 @@ def render_assistant_turn(reasoning: str, answer: str) -> str:
     return f"{REASONING_OPEN}{reasoning}{REASONING_CLOSE}{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
 
 
+def render_plan_prefill(plan: str) -> str:
+    """The start of an assistant turn whose reasoning is given: the model writes only the prose.
+
+    "Rewrite from plan" sends it as `render_chatml(..., prefill=render_plan_prefill(plan))`. It
+    is `render_assistant_turn(plan, answer)` up to the answer, so the model is exactly where it
+    was in training after writing that reasoning itself.
+    """
+    return f"{REASONING_OPEN}{plan.strip()}{REASONING_CLOSE}{ANSWER_OPEN}"
+
+
 def render_chatml(messages: Iterable[Mapping[str, str]], prefill: str = "") -> str:
     """Render chat `messages` as Qwen2.5 ChatML, ending in an open assistant turn.
 

@@ -6,6 +6,10 @@ from one to the other. For the guided variant the teacher first sums up in one s
 story continues (that sentence becomes the `### Guidance:` of the training prompt), then writes a
 monologue that plans with that guidance in mind. The wording follows the seed's prompts, with
 their hard line wraps and a stray typo removed; they are versioned with PROMPT_FORMAT_VERSION.
+
+The app's "Suggest directions" asks the writer's own model the guidance question the other way
+round: not how the story did continue, but a few one-sentence ways it could, in the same words,
+so the suggestions read like the guidance the guided models were trained with.
 """
 
 from __future__ import annotations
@@ -36,6 +40,16 @@ _GUIDANCE_TASK = (
     "### Task: Read the beginning of a story, and the continuation. Very briefly and in a single "
     "sentence, summarize how the story continues in the Continuation."
 )
+
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def _directions_task(count: int) -> str:
+    return (
+        f"### Task: Read the beginning of a story. Suggest {_NUMBERS[count]} different ways the "
+        "story could continue. Very briefly and in a single sentence each, summarize how the "
+        "story continues. Answer with the sentences only, one per line."
+    )
 
 
 def render_monologue_prompt(context: str, continuation: str) -> str:
@@ -72,4 +86,13 @@ def render_guided_monologue_prompt(context: str, guidance: str, continuation: st
             f"### Guidance:\n{' '.join(guidance.split())}",
             f"### Continuation:\n{continuation.strip()}\n",
         ]
+    )
+
+
+def render_directions_prompt(context: str, count: int = 3) -> str:
+    """Ask a model for `count` (2 to 5) one-sentence directions the story could take next."""
+    if count not in _NUMBERS:
+        raise ValueError(f"count must be between 2 and 5, got {count}")
+    return "\n\n".join(
+        [_WRITERS_ASSISTANT, _directions_task(count), f"### Beginning:\n{context.strip()}\n"]
     )

@@ -146,7 +146,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="check a GGUF against its transformers model in llama.cpp",
         description="Read a GGUF back (metadata, tensors) and compare llama.cpp's logits and "
         "greedy continuation with transformers' on the same token ids. Exits 1 when a bound "
-        "is exceeded (last-token max |Δlogit|: F32 1e-3, F16 0.1, BF16 0.5; greedy equal).",
+        "is exceeded (last-token max |Δlogit|: F32 1e-3, F16 0.1, BF16 1.0; greedy equal).",
     )
     verify.add_argument("gguf", help="the GGUF model (the base model when --adapter is given)")
     verify.add_argument(

@@ -96,14 +96,6 @@ def library() -> _Library:
     return _library
 
 
-def available() -> bool:
-    try:
-        library()
-    except EngineUnavailable:
-        return False
-    return True
-
-
 def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -138,8 +130,9 @@ class Engine:
 
         params = api.llama_model_default_params()
         # The extra CPU buffer types repack weights for AMX/AVX512 kernels. On this project's
-        # VMs the CPU advertises AMX but executing a tile instruction raises SIGILL, which
-        # kills the process; plain buffers are always safe and cost little for these models.
+        # VMs the CPU advertises AMX, a wheel built there uses it, and the first tile
+        # instruction raises SIGILL (measured: a Q4_1 decode killed the process); plain
+        # buffers run the same arithmetic on every CPU.
         params.use_extra_bufts = False
         handle = api.llama_model_load_from_file(str(model).encode(), params)
         if not handle:

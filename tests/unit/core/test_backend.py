@@ -9,6 +9,9 @@ import ollama
 import pytest
 
 from storyloom.core.backend import (
+    DIRECTIONS_NUM_PREDICT,
+    LENGTH_REACHED,
+    AnswerHeld,
     ContextPrepared,
     ContinuationRequest,
     Failed,
@@ -17,13 +20,16 @@ from storyloom.core.backend import (
     GenerationSettings,
     OllamaBackend,
 )
+from storyloom.core.length import Length
 from storyloom.prompting import (
     STOP_STRINGS,
+    SYSTEM_PROMPT,
     AnswerDelta,
     Malformation,
     ReasoningDelta,
     continuation_messages,
     render_chatml,
+    render_directions_prompt,
 )
 
 from fake_ollama import RUNNER_EOF, FakeOllama, Script, straddling_chunks, tagged_reply
@@ -216,3 +222,74 @@ def test_an_answer_that_repeats_the_end_of_the_story_is_trimmed(fake_ollama: Fak
     events = run(fake_ollama, request())
     assert text_of(events, AnswerDelta) == "She tied the boat to the ring."
     assert text_of(events, ReasoningDelta) == REASONING
+
+
+LONG_ANSWER = " ".join(f"She counted step number {n} of the stair." for n in range(1, 41))
+
+
+def test_the_length_limit_closes_the_stream_at_a_sentence_end(fake_ollama: FakeOllama) -> None:
+    chunks = straddling_chunks(tagged_reply(REASONING, LONG_ANSWER), glue=True)
+    fake_ollama.set_script(Script(chunks, delay=0.002))
+    events = run(
+        fake_ollama, ContinuationRequest(STORY, GenerationSettings("smol"), length=Length.FEW)
+    )
+    answer = text_of(events, AnswerDelta)
+    assert answer == " ".join(f"She counted step number {n} of the stair." for n in range(1, 4))
+    assert text_of(events, ReasoningDelta) == REASONING
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.stats.done_reason == LENGTH_REACHED
+    assert finished.stats.prompt_tokens == 0  # unknown: Ollama's final chunk never came
+    assert finished.stats.malformations == ()
+    # The server saw the client leave long before the reply's end: generation stopped.
+    disconnect = fake_ollama.wait_for_disconnect(timeout=5)
+    assert disconnect.lines_sent < len(chunks) // 2
+    assert fake_ollama.generations[-1].outcome == "disconnected"
+
+
+def test_held_back_text_is_announced(fake_ollama: FakeOllama) -> None:
+    """The stream says what it holds back (here, a possible echo of the story's last sentence)
+    so that a stop can keep it."""
+    fake_ollama.set_script(Script(["<answer>", "Maren", " rowed", " home", "."]))
+    events = run(fake_ollama, request())
+    held = [e.text for e in events if isinstance(e, AnswerHeld)]
+    assert held[:2] == ["Maren", "Maren rowed"]
+    assert text_of(events, AnswerDelta) == "Maren rowed home."
+
+
+def test_suggest_directions_asks_for_one_sentence_each(fake_ollama: FakeOllama) -> None:
+    reply = (
+        "<reasoning>Keep it eerie.</reasoning><answer>1. A light.\n2. A voice.\n3. A boat.</answer>"
+    )
+    fake_ollama.set_script(Script(reply))
+
+    async def suggest() -> list[str] | Failed:
+        backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
+        try:
+            return await backend.suggest_directions(STORY, GenerationSettings("smol", seed=1))
+        finally:
+            await backend.aclose()
+
+    assert asyncio.run(suggest()) == ["A light.", "A voice.", "A boat."]
+    body = json.loads(fake_ollama.requests_to("/api/generate")[-1].body)
+    assert body["prompt"] == render_chatml(
+        [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": render_directions_prompt(STORY)},
+        ]
+    )
+    assert body["raw"] is True
+    assert body["options"]["num_predict"] == DIRECTIONS_NUM_PREDICT
+    assert body["options"]["seed"] == 1
+
+
+def test_suggest_directions_reports_a_missing_model(fake_ollama: FakeOllama) -> None:
+    async def suggest() -> list[str] | Failed:
+        backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
+        try:
+            return await backend.suggest_directions(STORY, GenerationSettings("absent"))
+        finally:
+            await backend.aclose()
+
+    failed = asyncio.run(suggest())
+    assert isinstance(failed, Failed) and failed.kind is FailureKind.MODEL_NOT_FOUND

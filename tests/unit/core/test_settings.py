@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storyloom.core.backend import GenerationSettings
+from storyloom.core.length import Length
 from storyloom.core.memory import default_num_ctx, total_memory_bytes
 from storyloom.core.models import ModelInfo
 from storyloom.core.options import ModelOptions, OptionError, parse_option
@@ -189,3 +190,15 @@ def test_editor_settings_round_trip_and_reset() -> None:
     assert s.editor == EditorSettings("Literata", 12.5, Theme.SYSTEM)
     s.set_editor(EditorSettings())
     assert set(s.store.data) == {"model/current"}  # type: ignore[attr-defined]
+
+
+def test_the_length_is_remembered_and_a_bad_value_falls_back() -> None:
+    chosen = settings()
+    assert chosen.length is Length.UNLIMITED
+    chosen.set_length(Length.FEW)
+    assert chosen.length is Length.FEW
+    assert chosen.store.value("writing/length") == "few"
+    chosen.set_length(Length.UNLIMITED)  # the default is not stored
+    assert chosen.store.value("writing/length") is None
+    chosen.store.set_value("writing/length", "a novel")
+    assert chosen.length is Length.UNLIMITED

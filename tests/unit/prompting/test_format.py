@@ -163,3 +163,17 @@ def test_generic_messages_for_any_chat_model() -> None:
         },
     ]
     assert "What happens next" not in prompting.generic_messages("x")[1]["content"]
+
+
+def test_plan_prefill_golden() -> None:
+    """ "Rewrite from plan": the edited reasoning is given, the model continues inside <answer>."""
+    prefill = prompting.render_plan_prefill("  Hale hesitates,\nthen opens it.\n")
+    assert prefill == "<reasoning>Hale hesitates,\nthen opens it.</reasoning><answer>"
+    assert render_chatml(continuation_messages(STORY), prefill=prefill) == (
+        GOLDEN_CHATML + "<reasoning>Hale hesitates,\nthen opens it.</reasoning><answer>"
+    )
+
+
+def test_plan_prefill_is_the_training_reply_up_to_the_answer() -> None:
+    turn = prompting.render_assistant_turn("Hale is afraid.", "He opened it.")
+    assert turn.startswith(prompting.render_plan_prefill("Hale is afraid."))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from storyloom import prompting
 
 CONTEXT = "  The rain had not stopped.\n\n“Open the door,” said Mr. Hale.\n"
@@ -34,3 +36,16 @@ def test_guided_monologue_prompt_carries_the_guidance() -> None:
     assert "The Author had guidance to help determine the direction of the story." in text
     assert "\n\n### Guidance:\nHale lets her in.\n\n### Continuation:\n" in text
     assert "Repeat relevant parts of the guidance" in text
+
+
+def test_directions_prompt_asks_for_one_sentence_each() -> None:
+    assert prompting.render_directions_prompt(CONTEXT) == (
+        "### System: You are a Writer’s Assistant.\n\n"
+        "### Task: Read the beginning of a story. Suggest three different ways the story could "
+        "continue. Very briefly and in a single sentence each, summarize how the story "
+        "continues. Answer with the sentences only, one per line.\n\n"
+        "### Beginning:\nThe rain had not stopped.\n\n“Open the door,” said Mr. Hale.\n"
+    )
+    assert "Suggest two different ways" in prompting.render_directions_prompt(CONTEXT, 2)
+    with pytest.raises(ValueError, match="between 2 and 5"):
+        prompting.render_directions_prompt(CONTEXT, 1)

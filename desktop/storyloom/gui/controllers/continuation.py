@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from storyloom.core import session
 from storyloom.core.backend import (
+    AnswerHeld,
     BackendEvent,
     ContextPrepared,
     ContinuationRequest,
@@ -26,6 +27,7 @@ from storyloom.core.backend import (
     OllamaBackend,
 )
 from storyloom.core.session import Continuation, Phase, Stopped
+from storyloom.gui.controllers.one_task import OneTask
 from storyloom.prompting import AnswerDelta, ReasoningDelta
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ class ContinuationController(QObject):
         self.settle = settle
         self.state: Continuation = Continuation()
         self.request: ContinuationRequest | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task = OneTask()
         self._reasoning_buffer: list[str] = []
         self._answer_buffer: list[str] = []
         self._flush_timer = QTimer(self)
@@ -72,7 +74,7 @@ class ContinuationController(QObject):
 
     @property
     def is_running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task.running
 
     def start(self, request: ContinuationRequest) -> None:
         """Start a continuation, cancelling one still running."""
@@ -80,19 +82,20 @@ class ContinuationController(QObject):
         self.request = request
         self.state = session.start()
         self.phaseChanged.emit(self.state.phase)
-        self._task = asyncio.get_running_loop().create_task(self._run(request))
+        self._task.start(self._run(request))
 
     def stop(self) -> None:
-        """Stop streaming; what arrived stays (the state becomes "stopped")."""
+        """Stop streaming; what arrived stays (the state becomes "stopped"), including the
+        words the backend was still holding back to decide them."""
         if self.is_running:
             self._cancel_task()
+            if self.state.held:
+                self._apply(AnswerDelta(self.state.held))
             self._apply(Stopped())
 
     async def wait(self) -> None:
         """Wait until the current task has ended (tests and shutdown)."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.wait()
 
     async def _run(self, request: ContinuationRequest) -> None:
         try:
@@ -117,7 +120,11 @@ class ContinuationController(QObject):
                 self.contextPrepared.emit(event)
         before = self.state.phase
         self.state = session.apply(self.state, event)
-        if isinstance(event, ReasoningDelta | AnswerDelta) and self.state.phase is before:
+        # Deltas (and what is held back) are batched; anything else is shown at once.
+        if (
+            isinstance(event, ReasoningDelta | AnswerDelta | AnswerHeld)
+            and self.state.phase is before
+        ):
             if not self._flush_timer.isActive():
                 self._flush_timer.start()
             return
@@ -139,6 +146,5 @@ class ContinuationController(QObject):
             self.answerDelta.emit(text)
 
     def _cancel_task(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._task.cancel()
         self.flush()

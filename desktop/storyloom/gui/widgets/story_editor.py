@@ -41,6 +41,8 @@ Editing rules while a continuation is pending:
   first, in place, and then applies. Deleting inside the span just shrinks it.
 * Ctrl+Z while pending emits `rejectRequested` instead of undoing: the only thing the writer can
   mean is "take that back", and undoing the stream step by step would eat it from the middle.
+* Alt+Left / Alt+Right while pending ask for the previous or next take at the same place; the
+  controller answers with `replace_pending()`, which swaps the span's text in place.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class StoryEditor(QPlainTextEdit):
     rejectRequested = Signal()
     retryRequested = Signal()
     continueRequested = Signal()
+    previousTakeRequested = Signal()
+    nextTakeRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -226,8 +230,9 @@ class StoryEditor(QPlainTextEdit):
             cursor.insertText(text, QTextCharFormat())
             end_pos = cursor.position()
             # Ends the step with a format command so that Qt does not merge the writer's next
-            # keystrokes (plain inserts) into it; see the module docstring.
-            cursor.setPosition(anchor, QTextCursor.MoveMode.KeepAnchor)
+            # keystrokes (plain inserts) into it; see the module docstring. Over the last
+            # character only: over all of it, a redo put the cursor that far past the end.
+            cursor.setPosition(end_pos - 1, QTextCursor.MoveMode.KeepAnchor)
             cursor.setCharFormat(QTextCharFormat())
             cursor.endEditBlock()
         writer = self.textCursor()
@@ -235,6 +240,16 @@ class StoryEditor(QPlainTextEdit):
         self.setTextCursor(writer)
         self._forget_span()
         return text
+
+    def replace_pending(self, text: str) -> None:
+        """Show `text` as the pending continuation instead of the current one (another take),
+        at the same place and as one undo step, joiner recomputed."""
+        start, end = self._require_span()
+        self._retract()
+        end.setPosition(start.position())
+        self._needs_joiner = True
+        self._undo_mark = None
+        self.append_pending(text)
 
     def reject_pending(self) -> str:
         """Remove the span (joiner included), leaving the writer's text as it was; return it."""
@@ -304,6 +319,10 @@ class StoryEditor(QPlainTextEdit):
                 return self.rejectRequested
         if key == Qt.Key.Key_R and modifiers == Qt.KeyboardModifier.ControlModifier:
             return self.retryRequested
+        if modifiers == Qt.KeyboardModifier.AltModifier and key == Qt.Key.Key_Left:
+            return self.previousTakeRequested
+        if modifiers == Qt.KeyboardModifier.AltModifier and key == Qt.Key.Key_Right:
+            return self.nextTakeRequested
         if event.matches(QKeySequence.StandardKey.Undo):
             return self.rejectRequested
         return None
