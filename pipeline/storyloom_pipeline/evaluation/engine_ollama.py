@@ -10,6 +10,7 @@ generates, never of a text it is handed, so teacher-forced likelihood is not ava
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -36,7 +37,7 @@ class OllamaEngine:
         self.model = model
         # trust_env=False: a proxy from the environment must not capture a local server
         self._client = ollama.Client(host=host, timeout=TIMEOUT, trust_env=False)
-        self.host = str(self._client._client.base_url)
+        self.host = host or os.environ.get("OLLAMA_HOST") or "127.0.0.1:11434"  # for messages
         self.digest = self._find_digest()
 
     def _find_digest(self) -> str:

@@ -23,11 +23,11 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from storyloom_pipeline.evaluation.journal import EvalJournal
-from storyloom_pipeline.reasoning.providers import Provider, ProviderError
+from storyloom_pipeline.reasoning.providers import Completion, Provider, ProviderError
 from storyloom_pipeline.reasoning.runner import RunSettings, complete_with_retries
 
 JUDGE_FORMAT_VERSION = "judge-1"
@@ -111,7 +111,7 @@ def render_judge_prompt(pair: Pair, order: str, context_chars: int = CONTEXT_CHA
 
 
 def parse_verdict(text: str) -> str | None:
-    """ "A", "B" or "tie" from the judge's last verdict line; None when there is none."""
+    """The judge's last verdict line as "A", "B" or "tie"; None when there is none."""
     matches = _VERDICT.findall(text)
     if not matches:
         return None
@@ -128,7 +128,7 @@ def preference(verdict: str, order: str) -> int:
 
 
 def outcome(verdicts: dict[str, str]) -> str:
-    """ "win", "tie" or "loss" for the model under test from both orders' verdicts."""
+    """The model under test's "win", "tie" or "loss" from both orders' verdicts."""
     total = sum(preference(verdicts[order], order) for order in ORDERS)
     return "win" if total > 0 else "loss" if total < 0 else "tie"
 
@@ -143,7 +143,7 @@ def judge_key(pair: Pair, order: str, judge_model: str, context_chars: int) -> s
 class JudgeReport:
     asked: int = 0
     judged: int = 0
-    unjudged: list[str] | None = None  # "chunk_id order: why"
+    unjudged: list[str] = field(default_factory=list)  # "chunk_id order: why"
 
 
 async def judge_pairs(
@@ -154,7 +154,7 @@ async def judge_pairs(
     on_done: Callable[[], None] | None = None,
 ) -> JudgeReport:
     """Ask the judge about every (pair, order) not yet in the journal, `concurrency` at once."""
-    report = JudgeReport(unjudged=[])
+    report = JudgeReport()
     gate = asyncio.Semaphore(max(1, settings.concurrency))
     todo = [
         (pair, order, key)
@@ -169,7 +169,7 @@ async def judge_pairs(
             try:
                 payload = await _ask(provider, pair, order, settings)
             except (ProviderError, _NoVerdict) as exc:
-                report.unjudged.append(f"{pair.chunk_id} {order}: {exc}")  # type: ignore[union-attr]
+                report.unjudged.append(f"{pair.chunk_id} {order}: {exc}")
             else:
                 journal.record(key, JUDGE_KIND, payload)
                 report.judged += 1
@@ -194,7 +194,7 @@ async def _ask(provider: Provider, pair: Pair, order: str, settings: JudgeSettin
     raise _NoVerdict(f"no verdict line in {settings.max_rejections + 1} answers")
 
 
-def _payload(pair: Pair, order: str, verdict: str, completion: Any) -> dict[str, Any]:
+def _payload(pair: Pair, order: str, verdict: str, completion: Completion) -> dict[str, Any]:
     return {
         "chunk_id": pair.chunk_id,
         "order": order,

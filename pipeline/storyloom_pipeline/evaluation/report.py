@@ -159,6 +159,42 @@ def summary_table(metrics: dict[str, Any]) -> Table:
     return Table([*header, "human continuation"], rows)
 
 
+def details_table(metrics: dict[str, Any]) -> Table:
+    """Everything else measured on the answers, beside the human continuation's."""
+    roles = list(metrics["models"])
+    m = metrics["metrics"]
+    ref = m["reference"]
+    rows = []
+    for field in ("distinct_1", "distinct_2", "distinct_3", "repeated_4grams"):
+        name = field.replace("distinct_", "distinct-").replace("_4grams", " 4-grams")
+        cells = [num(m[r]["repetition"][field], 3) for r in roles]
+        rows.append([name, *cells, num(ref["repetition"][field], 3)])
+    cells = [num(m[r]["repetition"]["repeated_sentences"], 3) for r in roles]
+    rows.append(["repeated sentences", *cells, num(ref["repetition"]["repeated_sentences"], 3)])
+    rows.append(["words per answer", *(num(m[r]["words"], 1) for r in roles), num(ref["words"], 1)])
+    pacing = [m[r]["pacing"] for r in roles]
+    rows.append(
+        [
+            "answer sentences, median (min–max)",
+            *(
+                f"{num(p['sentences_median'], 1)} ({p['sentences_min']}–{p['sentences_max']})"
+                for p in pacing
+            ),
+            DASH,
+        ]
+    )
+    rows.append(
+        [
+            "answers opening with an echo",
+            *(str(m[r]["echo"]["opens_with_echo"]) for r in roles),
+            DASH,
+        ]
+    )
+    speed = [num(m[r]["generation"]["tokens_per_second"], 1) for r in roles]
+    rows.append(["generated tokens per second (prompt time included)", *speed, DASH])
+    return Table(["measure", *roles, "human continuation"], rows)
+
+
 def build_report(metrics: dict[str, Any]) -> list[Block]:
     models = metrics["models"]
     roles = list(models)
@@ -175,6 +211,8 @@ def build_report(metrics: dict[str, Any]) -> list[Block]:
         ),
         Heading("Summary"),
         summary_table(metrics),
+        Heading("Details"),
+        details_table(metrics),
         *_comparison_blocks(metrics),
         *_figures(metrics, roles, labels),
         Heading("Per book"),

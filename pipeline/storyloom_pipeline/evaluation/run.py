@@ -184,7 +184,7 @@ def _verdicts(
             )
         finally:
             await judge.provider.aclose()
-        return report.unjudged or []
+        return report.unjudged
 
     outcome.unjudged = asyncio.run(ask())
     for (chunk_id, order), key in keys.items():

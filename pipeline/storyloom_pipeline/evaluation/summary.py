@@ -25,13 +25,17 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storyloom import prompting
 from storyloom_pipeline.evaluation.judge import ORDERS, outcome, story_tail
 from storyloom_pipeline.evaluation.stats import Interval, bootstrap_mean, wilson
 from storyloom_pipeline.evaluation.text_metrics import TextMetrics, measure_text
 
+if TYPE_CHECKING:
+    from storyloom_pipeline.evaluation.run import Evaluation, Outcome
+
+METRICS_FORMAT = "storyloom-eval-1"
 ON_PACE = 0.25  # within 25 % of the true continuation's sentence count
 MIN_CHUNKS = 10  # compared chunks below which the report decides nothing
 REPETITION_FIELDS = (
@@ -195,6 +199,8 @@ def nll_difference(rows: Sequence[dict], condition: str, *, seed: int) -> dict |
 def judge_metrics(
     rows: Sequence[dict], verdicts: dict[str, dict[str, dict]], *, seed: int
 ) -> dict[str, Any]:
+    """Wins, ties and losses over the chunks judged in both orders (see `judge`); each such
+    row also gets its outcome as row["judge"], for the per-book table."""
     outcomes: dict[str, str] = {}
     consistent = first_preferred = orders_judged = 0
     for row in rows:
@@ -259,7 +265,7 @@ def decision(comparison: dict[str, Any]) -> dict[str, Any]:
     for name, interval in intervals.items():
         if interval is None:
             continue
-        # lower NLL is better; a judge score above one half is
+        # a negative NLL difference is better; a judge score above one half is better
         no_difference = 0.0 if name == "likelihood" else 0.5
         lower_is_better = name == "likelihood"
         above, below = interval["low"] > no_difference, interval["high"] < no_difference
@@ -275,19 +281,16 @@ def decision(comparison: dict[str, Any]) -> dict[str, Any]:
     return {"findings": findings, "keep": keep, "why": None}
 
 
-METRICS_FORMAT = "storyloom-eval-1"
-
-
-def summarize(evaluation: Any, outcome: Any) -> dict[str, Any]:
-    """Everything `metrics.json` holds, from a finished `run.Evaluation` and its `run.Outcome`."""
+def summarize(evaluation: Evaluation, result: Outcome) -> dict[str, Any]:
+    """Everything `metrics.json` holds, from a finished evaluation and what its run found."""
     from storyloom_pipeline.evaluation.provenance import provenance
 
-    rows = chunk_rows(evaluation.held_out.chunks, outcome.replies)
+    rows = chunk_rows(evaluation.held_out.chunks, result.replies)
     seed = evaluation.held_out.seed
     comparison: dict[str, Any] = {
         "nll_direct_delta": nll_difference(rows, "direct", seed=seed),
         "nll_after_reasoning_delta": nll_difference(rows, "after_reasoning", seed=seed),
-        "judge": judge_metrics(rows, outcome.verdicts, seed=seed) if evaluation.judge else None,
+        "judge": judge_metrics(rows, result.verdicts, seed=seed) if evaluation.judge else None,
     }
     roles = list(evaluation.models)
     return {
@@ -299,8 +302,8 @@ def summarize(evaluation: Any, outcome: Any) -> dict[str, Any]:
             role: {
                 **spec.describe(),
                 "label": spec.label,
-                "fingerprint": outcome.fingerprints[role],
-                "runtime": next(iter(outcome.replies[role].values()), {}).get("engine"),
+                "fingerprint": result.fingerprints[role],
+                "runtime": next(iter(result.replies[role].values()), {}).get("engine"),
             }
             for role, spec in evaluation.models.items()
         },
@@ -313,7 +316,7 @@ def summarize(evaluation: Any, outcome: Any) -> dict[str, Any]:
         | {"reference": reference_metrics(rows)},
         "comparison": comparison,
         "decision": decision(comparison),
-        "unjudged": outcome.unjudged,
+        "unjudged": result.unjudged,
         "per_book": per_book(rows, roles),
         "per_chunk": rows,
     }
