@@ -288,6 +288,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from storyloom_pipeline.recipe import RecipeError, load_recipe
     from storyloom_pipeline.train import (
         DataError,
+        RunFolder,
         RunFolderError,
         TrainingError,
         merge_adapter,
@@ -297,7 +298,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     try:
         recipe = load_recipe(Path(args.recipe))
-        run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / recipe.name
+        run = RunFolder(Path(args.run_dir)) if args.run_dir else RunFolder.for_recipe(recipe.name)
+        run_dir = run.path
         dataset = Path(args.dataset) if args.dataset else None
         result = train(recipe, run_dir, dataset=dataset)
         if not process_state().is_main_process:
@@ -314,7 +316,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             merged = merge_adapter(
                 result.adapter_dir,
-                run_dir / "merged",
+                run.merged,
                 base_model=recipe.base_model,
                 dtype=recipe.dtype,
             )
@@ -559,6 +561,12 @@ def _add_publish_parser(commands: argparse._SubParsersAction) -> None:
     publish.set_defaults(func=_cmd_publish)
 
 
+def _add_export_parsers(commands: argparse._SubParsersAction) -> None:
+    from storyloom_pipeline.export.command import add_parsers
+
+    add_parsers(commands)
+
+
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train", help="LoRA/QLoRA fine-tune from a recipe", description=_cmd_train.__doc__
@@ -576,12 +584,6 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="also fold the adapter into the base model: <run-dir>/merged",
     )
     train.set_defaults(func=_cmd_train)
-
-
-def _add_export_parsers(commands: argparse._SubParsersAction) -> None:
-    from storyloom_pipeline.export.command import add_parsers
-
-    add_parsers(commands)
 
 
 def _add_eval_parser(commands: argparse._SubParsersAction) -> None:

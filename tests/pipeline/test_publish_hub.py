@@ -22,7 +22,11 @@ from fake_ollama import FakeOllama
 
 
 @pytest.fixture
-def hub() -> Iterator[FakeHub]:
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    import huggingface_hub.constants
+
+    # The suite runs with HF_HUB_OFFLINE=1 (tests/conftest.py); this Hub is a local fake.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     with FakeHub() as fake:
         yield fake
 

@@ -64,6 +64,7 @@ def test_the_run_folder_says_what_ran(run: TrainResult, recipe: Recipe) -> None:
     assert isinstance(start["git"]["dirty"], bool)
     assert start["versions"]["torch"] and start["versions"]["peft"]
     assert start["versions"]["transformers"] and start["resumed_from"] is None
+    assert start["devices"]["processes"] == 1
     assert record["prompt_format_version"] == "cra-1"
     assert (
         record["data"]["train"]["examples"] == 8 and record["data"]["validation"]["examples"] == 2
@@ -93,6 +94,18 @@ def test_a_run_folder_refuses_another_recipe(run: TrainResult, recipe: Recipe) -
     other = dataclasses.replace(recipe, lora=dataclasses.replace(recipe.lora, r=4))
     with pytest.raises(RunFolderError, match=r"other settings \(lora\.r: 8 -> 4\)"):
         train(other, run.run_dir)
+
+
+def test_train_errors_are_one_clear_line(tmp_path: Path, chat_dataset: Path) -> None:
+    with pytest.raises(SystemExit, match="storyloom-pipeline train: cannot read recipe"):
+        main(["train", "--recipe", str(tmp_path / "missing.yaml")])
+    recipe = dataclasses.replace(load_recipe(SMOKE), base_model=str(tmp_path / "no-model"))
+    save_recipe(recipe, tmp_path / "r.yaml")
+    argv = ["train", "--recipe", str(tmp_path / "r.yaml"), "--run-dir", str(tmp_path / "run")]
+    with pytest.raises(SystemExit, match=r"train: no train split: .*empty/train\.jsonl"):
+        main([*argv, "--dataset", str(tmp_path / "empty")])  # found before any model loads
+    with pytest.raises(SystemExit, match=r"train: .*no-model' is neither an existing model"):
+        main([*argv, "--run-dir", str(tmp_path / "run2"), "--dataset", str(chat_dataset)])
 
 
 def test_the_merged_model_is_a_plain_model_computing_what_base_plus_adapter_did(
@@ -131,16 +144,19 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_ends_where_an_unbroke
     save_recipe(recipe, recipe_file)
     run_dir = tmp_path / "run"
     argv = ["train", "--recipe", str(recipe_file), "--run-dir", str(run_dir), "--merge"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "storyloom_pipeline", *argv],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "first-run.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "storyloom_pipeline", *argv],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     folder = RunFolder(run_dir)
     deadline = time.monotonic() + 240
     while folder.last_checkpoint() != folder.checkpoints / "checkpoint-2":  # complete
-        assert process.poll() is None, "the training process ended before checkpoint-2"
+        ended = process.poll() is not None
+        assert not ended, f"the run ended before checkpoint-2:\n{log.read_text()[-3000:]}"
         assert time.monotonic() < deadline, "no checkpoint-2 in time"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)

@@ -13,9 +13,13 @@ from typing import TypeVar
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from storyloom.gui.event_loop import StoryloomEventLoop
+from storyloom.gui.main_window import MainWindow
+
+from prompt_helpers import ScriptedPrompts
 
 T = TypeVar("T")
 
@@ -48,8 +52,21 @@ def no_modal_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         shown.append(self.windowTitle() or type(self).__name__)
         return 0
 
+    def static_box(parent, title, text, *args, **kwargs) -> QMessageBox.StandardButton:
+        shown.append(title)
+        return QMessageBox.StandardButton.NoButton  # as if closed without an answer
+
+    def static_file_dialog(parent=None, caption="", *args, **kwargs) -> tuple[str, str]:
+        shown.append(caption)
+        return "", ""  # cancelled
+
     monkeypatch.setattr(QDialog, "exec", fake_exec)
     monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    # Qt's static helpers run their own C++ event loop, which the patches above never see.
+    for name in ("question", "information", "warning", "critical"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(static_box))
+    for name in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(static_file_dialog))
     return shown
 
 
@@ -82,3 +99,22 @@ class AsyncRunner:
 @pytest.fixture
 def run_async(qapp: QApplication) -> AsyncRunner:
     return AsyncRunner(qapp)
+
+
+@pytest.fixture
+def prompts() -> ScriptedPrompts:
+    """The file prompts' answers, scripted by the test (see prompt_helpers)."""
+    return ScriptedPrompts()
+
+
+@pytest.fixture
+def window(qtbot, prompts: ScriptedPrompts) -> MainWindow:
+    """The main window, shown, asking its file questions of `prompts`. (Modules that need
+    another window, e.g. one talking to the fake server, define their own `window`.)"""
+    win = MainWindow()
+    win.manuscript.prompts = prompts
+    # Some tests close it: kept alive for qtbot's own close at the end.
+    win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+    qtbot.addWidget(win)
+    win.show()
+    return win

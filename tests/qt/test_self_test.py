@@ -44,11 +44,12 @@ def test_self_test_passes_in_process(qapp: QApplication, capsys) -> None:
     assert checks == [
         "prompting round trip",
         "settings store",
+        "manuscript files",
         "main window",
         "app run and shutdown",
         "no ML libraries loaded",
     ]
-    assert out[-1].startswith("self-test: passed (5 checks")
+    assert out[-1].startswith("self-test: passed (6 checks")
 
 
 def test_a_failing_check_fails_the_self_test_by_name(qapp, monkeypatch, capsys) -> None:

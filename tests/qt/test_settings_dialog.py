@@ -13,6 +13,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from storyloom.core import paths
+from storyloom.core.backups import DEFAULT_BACKUPS_KEPT
+from storyloom.core.file_settings import FileSettings
 from storyloom.core.settings import EditorSettings, Theme
 from storyloom.gui.dialogs.settings_dialog import SettingsDialog
 from storyloom.gui.main_window import MainWindow
@@ -194,3 +196,17 @@ def test_a_broken_profiles_file_is_reported_in_the_status_bar(qtbot) -> None:
     window = new_window(qtbot)
     assert "no profile called 'nope'" in window.statusBar().currentMessage()
     assert window.profile.name == "cra"  # the shipped table still works
+
+
+def test_backups_to_keep(qtbot) -> None:
+    window = new_window(qtbot)
+    dialog = window.open_settings()
+    assert dialog.backups_kept.value() == DEFAULT_BACKUPS_KEPT
+    dialog.backups_kept.setValue(3)
+    click(dialog, QDialogButtonBox.StandardButton.Apply)
+    assert window.manuscript.files.backups_kept == 3
+    click(dialog, QDialogButtonBox.StandardButton.RestoreDefaults)
+    assert dialog.backups_kept.value() == DEFAULT_BACKUPS_KEPT
+    dialog.backups_kept.setValue(0)
+    click(dialog, QDialogButtonBox.StandardButton.Ok)
+    assert FileSettings(open_settings().store).backups_kept == 0

@@ -29,6 +29,7 @@ from storyloom.prompting import (
 
 from fake_ollama import FakeOllama, PromptInfo, Script, straddling_chunks, tagged_reply
 from loop_helpers import until
+from prompt_helpers import ScriptedPrompts
 
 STORY = "The lighthouse had been dark for eleven years.\n\nMaren rowed out to it at dusk."
 GUIDED = "molbal/cra-v1-guided-7b"
@@ -327,6 +328,26 @@ def test_takes_survive_saving_and_reopening(
     assert panel.reasoning_of(0) == "First plan."
     assert panel.takes_list.currentRow() == 1  # the accepted one
     assert panel.plan() == "Second plan."
+    reopened.close()
+
+
+def test_the_file_menu_saves_and_opens_the_takes(
+    window: MainWindow, fake_ollama: FakeOllama, run_async, qtbot, tmp_path: Path
+) -> None:
+    two_takes(window, fake_ollama, run_async)
+    press(window, Qt.Key.Key_Tab)
+    manuscript = tmp_path / "story.md"
+    window.manuscript.prompts = ScriptedPrompts().answer("save_path", manuscript)
+    assert window.manuscript.save()  # untitled: Save As
+    assert len(load_takes(manuscript)) == 2
+
+    reopened = MainWindow(window.backend, settings=window.settings, profiles=window.profiles)
+    qtbot.addWidget(reopened)
+    assert reopened.open_file(manuscript)
+    reopened.editor.moveCursor(QTextCursor.MoveOperation.End)  # to the takes' spot
+    assert reopened.reasoning.takes_list.count() == 2
+    reopened.file_actions.new.trigger()
+    assert reopened.reasoning.takes_list.count() == 0  # a new story has no takes
     reopened.close()
 
 

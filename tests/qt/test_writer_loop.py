@@ -137,6 +137,22 @@ def test_retry_replaces_the_pending_text(window: MainWindow, fake_ollama: FakeOl
     assert window.reasoning.takes_list.count() == 2  # two takes of the same spot
 
 
+def test_accepting_while_the_model_still_thinks_accepts_nothing(
+    window: MainWindow, fake_ollama: FakeOllama, run_async
+) -> None:
+    script(fake_ollama, delay=0.05)
+
+    async def scenario() -> None:
+        window.continue_story()
+        await until(lambda: window.controller.phase is Phase.THINKING)
+        press(window, Qt.Key.Key_Tab)  # Tab before any prose has arrived
+
+    run_async(scenario)
+    assert window.controller.phase is Phase.STOPPED
+    assert not window.editor.has_pending()
+    assert window.editor.toPlainText() == STORY
+
+
 def test_typing_on_accepts(window: MainWindow, fake_ollama: FakeOllama, run_async) -> None:
     script(fake_ollama)
 

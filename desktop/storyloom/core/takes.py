@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storyloom.core.atomic import write_atomically
+from storyloom.core.atomic_save import SaveError, atomic_write
 from storyloom.core.paths import sidecar_dir
 
 TAKES_FILE = "takes.json"
@@ -197,8 +197,8 @@ def save_takes(store: TakeStore, manuscript: Path) -> str | None:
     data = json.dumps(store.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, data + b"\n")
-    except OSError as exc:
+        atomic_write(path, data + b"\n")
+    except (OSError, SaveError) as exc:
         raise TakesFileError(f"The takes could not be saved to {path}: {exc}") from None
     return note
 

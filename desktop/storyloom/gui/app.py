@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from storyloom import APP_ID, __version__
@@ -23,7 +25,7 @@ def create_application(argv: Sequence[str]) -> QApplication:
     return app
 
 
-async def _run_window(app: QApplication) -> None:
+async def _run_window(app: QApplication, manuscript: Path | None) -> None:
     """Show the window; when it closes, stop any stream and close the client, then return.
 
     The window's close (not Qt's quit) ends the app, so the cleanup still runs on a live
@@ -37,7 +39,9 @@ async def _run_window(app: QApplication) -> None:
     window.show()
     collector = MainThreadGarbageCollector(app)
     collector.start()  # after start-up, so what start-up built is frozen out of collections
-    window.start_up()  # check Ollama, list the models, offer what is missing
+    window.start_up()  # check Ollama, list the models, offer what is missing and recovery
+    if manuscript is not None:  # from a timer: its dialogs must not run inside this task
+        QTimer.singleShot(0, lambda: window.open_file(manuscript))
     await done.wait()
     if app.closingDown():  # Qt's loop is gone: cancel what runs, the OS closes the sockets
         window.stop_tasks()
@@ -46,11 +50,12 @@ async def _run_window(app: QApplication) -> None:
     collector.stop()
 
 
-def run(argv: Sequence[str]) -> int:
+def run(argv: Sequence[str], manuscript: Path | None = None) -> int:
+    """Run the app (opening `manuscript`, if given) until its window is closed."""
     app = create_application(argv)
     # asyncio.Runner (not asyncio.run) because loop_factory needs Python 3.12 there.
     with asyncio.Runner(loop_factory=lambda: StoryloomEventLoop(app)) as runner:
-        runner.run(_run_window(app))
+        runner.run(_run_window(app, manuscript))
     return 0
 
 

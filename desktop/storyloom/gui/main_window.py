@@ -8,6 +8,11 @@ From a fresh install it guides the writer without a terminal: `start_up()` check
 (the connection banner offers to start or install Ollama), lists the models (the model banner
 offers to pull the Storyloom model), and a continuation asked of a missing model offers the
 pull and continues once it is done.
+
+The manuscript itself (files, saving, the recovery journal, locks) belongs to
+`ManuscriptController`; the window gives it a File menu, a title, a word count and the close and
+focus events. `documentOpened`, `documentSaved` and `documentPathChanged` are the place to hook
+anything else that keeps data per manuscript.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -41,6 +46,7 @@ from storyloom.core.backend import (
 )
 from storyloom.core.connection import ServerStatus, install_url, start_command
 from storyloom.core.context_window import ContextUsage
+from storyloom.core.file_settings import FileSettings
 from storyloom.core.models import STORYLOOM_MODELS, ModelInfo, ModelManager, model_key
 from storyloom.core.options import ModelOptions
 from storyloom.core.profiles import Profile, ProfileTable, RequestStyle, load_profiles
@@ -51,14 +57,19 @@ from storyloom.gui.controllers.connection import ConnectionController
 from storyloom.gui.controllers.context_meter import ContextMeterController
 from storyloom.gui.controllers.continuation import ContinuationController
 from storyloom.gui.controllers.directions import DirectionsController
+from storyloom.gui.controllers.manuscript import ManuscriptController
 from storyloom.gui.controllers.models import ModelController
 from storyloom.gui.controllers.takes import TakesController
+from storyloom.gui.controllers.word_count import WordCountController
+from storyloom.gui.dialogs.file_prompts import FilePrompts
 from storyloom.gui.dialogs.model_manager import ModelManagerDialog
 from storyloom.gui.dialogs.settings_dialog import SettingsDialog
+from storyloom.gui.file_menu import build_file_menu
 from storyloom.gui.settings_store import open_settings
 from storyloom.gui.theme import apply_theme
 from storyloom.gui.widgets.banners import ConnectionPanel, ModelOfferPanel
 from storyloom.gui.widgets.context_meter import ContextMeter
+from storyloom.gui.widgets.file_notice import FileNoticeBanner
 from storyloom.gui.widgets.reasoning_panel import ReasoningPanel
 from storyloom.gui.widgets.steering_panel import SteeringPanel
 from storyloom.gui.widgets.story_editor import StoryEditor
@@ -76,6 +87,9 @@ _PHASE_LABELS = {
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    documentOpened = Signal(object)  # Path: a manuscript was read from this path
+    documentSaved = Signal(object)  # Path: the manuscript was written to this path
+    documentPathChanged = Signal(object)  # Path | None: where the manuscript lives now
 
     def __init__(
         self,
@@ -109,6 +123,7 @@ class MainWindow(QMainWindow):
         self._setup_ui()
         self.takes = TakesController(self.editor.document(), self)
         self._connect()
+        self._setup_manuscript()
         self._apply_editor_settings()
         self._show_phase(Phase.IDLE)
         self._model_text_changed(self.model)
@@ -146,8 +161,10 @@ class MainWindow(QMainWindow):
         banners = QWidget(self)
         column = QVBoxLayout(banners)
         column.setContentsMargins(6, 6, 6, 0)
+        self.file_notice = FileNoticeBanner(self)
         column.addWidget(self.connection_panel)
         column.addWidget(self.model_offer)
+        column.addWidget(self.file_notice)
         self.banner_dock = QDockWidget(self)
         self.banner_dock.setObjectName("bannerDock")
         self.banner_dock.setTitleBarWidget(QWidget(self.banner_dock))
@@ -176,6 +193,9 @@ class MainWindow(QMainWindow):
         self.settings_action = self._action("Settings…", "Ctrl+,", self.open_settings)
 
         status = self.statusBar()
+        self.word_count_label = QLabel(self)
+        self.word_count_label.setObjectName("wordCount")
+        status.addWidget(self.word_count_label)
         self.phase_label = QLabel(self)
         self.speed_label = QLabel(self)
         self.context_label = QLabel(self)
@@ -244,11 +264,48 @@ class MainWindow(QMainWindow):
         self.model_offer.cancelRequested.connect(self.models.cancel_pull)
         self.model_offer.managerRequested.connect(self.open_model_manager)
 
+    def _setup_manuscript(self) -> None:
+        files = FileSettings(self.settings.store)
+        self.manuscript = ManuscriptController(self.editor, FilePrompts(self), files, self)
+        self.file_actions = build_file_menu(self, self.manuscript, files)
+        self.word_counts = WordCountController(self.editor, self)
+        m = self.manuscript
+        m.opened.connect(self.documentOpened)
+        m.saved.connect(self.documentSaved)
+        m.pathChanged.connect(self.documentPathChanged)
+        m.loaded.connect(self.word_counts.start_session)
+        # A manuscript's takes live in its sidecar folder: they come and go with it.
+        m.loaded.connect(self.clear_takes)
+        m.opened.connect(self.load_takes)
+        m.saved.connect(self.save_takes)
+        m.loaded.connect(self._update_actions)
+        m.stateChanged.connect(self._show_title)
+        m.notice.connect(self.file_notice.show_notice)
+        m.status.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        self.word_counts.counted.connect(
+            lambda counts: self.word_count_label.setText(counts.describe())
+        )
+        self.word_counts.start_session()
+        self._show_title()
+
+    def open_file(self, path: Path) -> bool:
+        """Open the manuscript at `path` (asking first about unsaved changes)."""
+        return self.manuscript.open(path)
+
+    def _show_title(self) -> None:
+        m = self.manuscript
+        read_only = " (read-only)" if m.read_only else ""
+        self.setWindowTitle(f"{m.title}[*]{read_only} — Storyloom")
+        self.setWindowFilePath(str(m.path) if m.path else "")
+        self.setWindowModified(m.modified)
+
     # -- start-up, connection and models ----------------------------------------------------
 
     def start_up(self) -> None:
-        """Check the server, then the models (call once the event loop runs)."""
+        """Check the server, then the models (call once the event loop runs); offer to recover
+        what a crash left unsaved (from a timer: the dialog must not start inside a task)."""
         self.connection.check()
+        QTimer.singleShot(0, self.manuscript.offer_recovery)
 
     def _show_server_status(self, status: ServerStatus) -> None:
         self.connection_panel.show_status(
@@ -456,6 +513,9 @@ class MainWindow(QMainWindow):
         if self.editor.has_pending():
             self.accept()
             return
+        if self.manuscript.read_only:
+            self.statusBar().showMessage("This manuscript is open read-only.", 5000)
+            return
         request = self._request()
         self.editor.begin_pending()
         self.takes.begin(request, self.editor.pending_range()[0])
@@ -467,6 +527,9 @@ class MainWindow(QMainWindow):
         if not self.editor.has_pending():
             return
         self.controller.stop()
+        if not self.editor.has_pending():  # stopped before any prose came: nothing to accept
+            self._update_actions()
+            return
         self.editor.accept_pending()
         self.takes.mark_accepted()
         self._update_actions()
@@ -632,7 +695,7 @@ class MainWindow(QMainWindow):
         self.reject_action.setEnabled(pending)
         self.retry_action.setEnabled(pending or running)
         self.stop_action.setEnabled(running)
-        self.continue_action.setEnabled(not running)
+        self.continue_action.setEnabled(not running and not self.editor.isReadOnly())
         raw = self.profile.style is RequestStyle.RAW_CRA
         self.reasoning.set_rewrite_available(
             pending and not running and raw,
@@ -668,7 +731,15 @@ class MainWindow(QMainWindow):
         await self.backend.aclose()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.manuscript.close_document():  # the writer cancelled, or saving failed
+            event.ignore()
+            return
         self.stop_tasks()
         super().closeEvent(event)
         if event.isAccepted():
             self.closed.emit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.manuscript.check_disk()  # another program may have changed the file

@@ -29,10 +29,14 @@ from PySide6.QtWidgets import QApplication
 from storyloom import APP_ID
 from storyloom.core import paths
 from storyloom.core.backend import ContinuationRequest, GenerationSettings, OllamaBackend
+from storyloom.core.backups import list_backups, save_with_backup
+from storyloom.core.document_lock import DocumentLock
+from storyloom.core.journal import Journal, JournalEntry, find_orphans
 from storyloom.core.length import Length, LengthLimiter
 from storyloom.core.models import DEFAULT_MODEL
 from storyloom.core.profiles import RequestStyle, load_profiles
 from storyloom.core.settings import EditorSettings, Theme
+from storyloom.core.text_files import TextFormat, encode, read_manuscript
 from storyloom.gui.app import create_application, run
 from storyloom.gui.main_window import MainWindow
 from storyloom.gui.settings_store import open_settings
@@ -151,9 +155,32 @@ def check_settings_store() -> str:
     return "settings.ini"
 
 
+def check_manuscript_files() -> str:
+    """Saving, backups, the lock and the recovery journal work here (fcntl or msvcrt in a
+    bundle), in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="storyloom-self-test-") as folder:
+        story = Path(folder) / "story.md"
+        windows = TextFormat("utf-8-sig", "\r\n")
+        for text in (STORY, STORY + "\n" + ANSWER):
+            save_with_backup(story, encode(text, windows), keep=3)
+        loaded = read_manuscript(story)
+        require(loaded.text == STORY + "\n" + ANSWER, "the saved story reads back differently")
+        require(loaded.format == windows, f"saved as {loaded.format}")
+        require(len(list_backups(story)) == 1, "the replaced version was not backed up")
+        lock = DocumentLock.acquire(story)
+        require(lock is not None and lock.still_ours(), "the manuscript could not be locked")
+        lock.release()
+        journal = Journal(Path(folder) / "recovery")
+        journal.write(JournalEntry(STORY, story))
+        require(not find_orphans(journal.folder), "a live journal was taken for an orphan")
+        journal.close()
+    return "atomic save, backup, lock, recovery journal"
+
+
 def check_window(app: QApplication, window: MainWindow) -> str:
     require(app.desktopFileName() == APP_ID, f"desktop file name {app.desktopFileName()!r}")
-    require(window.windowTitle() == "Storyloom", f"title {window.windowTitle()!r}")
+    title = window.windowTitle()
+    require(title == "Untitled[*] — Storyloom", f"title {title!r}")
     require(isinstance(window.centralWidget(), StoryEditor), "the editor is not in the centre")
     require(window.reasoning_dock.isVisible(), "the Reasoning panel is hidden")
     editor = window.editor
@@ -164,6 +191,7 @@ def check_window(app: QApplication, window: MainWindow) -> str:
     require(editor.has_pending(), "a continuation could not be shown as pending")
     editor.reject_pending()
     require(editor.toPlainText() == STORY, "rejecting a continuation changed the writer's text")
+    editor.document().setModified(False)  # the check's text: closing must not ask to save it
     require(window.continue_action.isEnabled(), "Continue is disabled at rest")
     size = window.size()
     return f"{size.width()}x{size.height()}, {app.platformName()}"
@@ -191,6 +219,7 @@ def run_self_test(argv: Sequence[str]) -> int:
     app = create_application(argv)
     report.check("prompting round trip", check_prompting)
     report.check("settings store", check_settings_store)
+    report.check("manuscript files", check_manuscript_files)
     _check_window_in_the_running_app(app, argv, report)
     report.check("no ML libraries loaded", lambda: check_no_ml_libraries(loaded_before))
     seconds = time.perf_counter() - started

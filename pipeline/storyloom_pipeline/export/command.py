@@ -47,32 +47,30 @@ def run_export(args: argparse.Namespace) -> int:
     from storyloom_pipeline.export.engine import EngineError, EngineUnavailable
     from storyloom_pipeline.export.hf_model import ModelFolderError
     from storyloom_pipeline.export.model_gguf import export_merged
+    from storyloom_pipeline.export.types import adapter_file_name
     from storyloom_pipeline.export.vocab import VocabError
 
-    if not (args.adapter or args.merged):
-        raise SystemExit(
-            "storyloom-pipeline export: nothing to export (give --adapter and/or --merged)"
-        )
-    info, out = _info(args), Path(args.out)
+    info = _info(args)
+    adapter, merged, out = _sources(args, info)
     try:
-        if args.adapter:
+        if adapter:
             started = time.perf_counter()
             path = export_adapter(
-                Path(args.adapter),
-                out / f"{info.name}-adapter.gguf",
+                adapter,
+                out / adapter_file_name(info.name),
                 info,
                 base_model_dir=Path(args.base) if args.base else None,
                 dtype=args.adapter_dtype,
             )
             _report(path, started)
-        if args.merged:
+        if merged:
             clock = [time.perf_counter()]
 
             def written(path: Path) -> None:
                 _report(path, clock[0])
                 clock[0] = time.perf_counter()
 
-            export_merged(Path(args.merged), out, info, _types(args), on_written=written)
+            export_merged(merged, out, info, _types(args), on_written=written)
     except EngineUnavailable as exc:
         raise SystemExit(
             f"storyloom-pipeline export: {exc}\nWithout llama.cpp, export f16 and let Ollama "
@@ -81,6 +79,43 @@ def run_export(args: argparse.Namespace) -> int:
     except (AdapterError, ModelFolderError, VocabError, EngineError, ValueError, OSError) as exc:
         raise SystemExit(f"storyloom-pipeline export: {exc}") from exc
     return 0
+
+
+def _sources(args: argparse.Namespace, info: ExportInfo) -> tuple[Path | None, Path | None, Path]:
+    """What to export and where: the folders given, or else the recipe's run folder (its
+    adapter, when the recipe exports one, and its merged model), into the run's gguf/."""
+    from storyloom_pipeline.train.run_folder import RunFolder
+
+    run = RunFolder.for_recipe(info.name) if args.recipe else None
+    out = Path(args.out) if args.out else (run.gguf if run else None)
+    if out is None:
+        raise SystemExit("storyloom-pipeline export: give --out (or --recipe for its run folder)")
+    if args.adapter or args.merged:
+        return _path(args.adapter), _path(args.merged), out
+    if run is None:
+        raise SystemExit(
+            "storyloom-pipeline export: nothing to export "
+            "(give --adapter and/or --merged, or --recipe for its run folder)"
+        )
+    wants_adapter = _recipe_exports_adapter(args.recipe)
+    adapter = run.adapter if wants_adapter and run.adapter.is_dir() else None
+    merged = run.merged if run.merged.is_dir() else None
+    if adapter is None and merged is None:
+        raise SystemExit(
+            f"storyloom-pipeline export: {run.path} holds neither adapter/ nor merged/ "
+            "(run `storyloom-pipeline train --recipe ... --merge` first)"
+        )
+    return adapter, merged, out
+
+
+def _recipe_exports_adapter(recipe_path: str) -> bool:
+    from storyloom_pipeline.recipe import load_recipe
+
+    return load_recipe(Path(recipe_path)).export.adapter
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _report(path: Path, started: float) -> None:
@@ -128,12 +163,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "Without llama.cpp, publish the f16 file with `ollama create --quantize q4_K_M`.",
     )
     export.add_argument("--recipe", metavar="YAML", help="name, licence, base model, types")
-    export.add_argument("--adapter", metavar="DIR", help="a peft adapter folder")
+    export.add_argument(
+        "--adapter", metavar="DIR", help="a peft adapter folder (default: the run's adapter/)"
+    )
     export.add_argument(
         "--base", metavar="DIR", help="the base model folder (default: the adapter's own)"
     )
-    export.add_argument("--merged", metavar="DIR", help="a merged transformers model folder")
-    export.add_argument("--out", required=True, metavar="DIR", help="folder for the GGUF files")
+    export.add_argument(
+        "--merged", metavar="DIR", help="a merged model folder (default: the run's merged/)"
+    )
+    export.add_argument(
+        "--out", metavar="DIR", help="folder for the GGUF files (default: the run's gguf/)"
+    )
     export.add_argument("--types", help="comma-separated, e.g. f16,q8_0,q4_k_m (default: recipe)")
     export.add_argument("--adapter-dtype", choices=("f32", "f16"), default="f32")
     export.add_argument("--name", help="model name (default: the recipe's)")

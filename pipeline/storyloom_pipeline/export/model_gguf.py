@@ -18,7 +18,7 @@ import numpy as np
 from storyloom_pipeline.export.files import replacing
 from storyloom_pipeline.export.hf_model import HfModel, LazyTensor
 from storyloom_pipeline.export.metadata import ExportInfo
-from storyloom_pipeline.export.types import FLOAT_TYPES, GgufType, gguf_type
+from storyloom_pipeline.export.types import FLOAT_TYPES, GgufType, gguf_file_name, gguf_type
 from storyloom_pipeline.export.vocab import Vocab, read_vocab
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,6 @@ class _Planned:
     @property
     def nbytes(self) -> int:
         return int(np.prod(gguf.quants.quant_shape_to_byte_shape(self.source.shape, self.qtype)))
-
-
-def gguf_file_name(name: str, type_name: str) -> str:
-    return f"{name}-{gguf_type(type_name).name}.gguf"
 
 
 def export_merged(

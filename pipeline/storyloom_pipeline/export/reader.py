@@ -71,9 +71,12 @@ class _Parser:
 
     def parse(self) -> GgufFile:
         if self.data[:4] != b"GGUF":
-            raise GgufFormatError(f"{self.path} is not a GGUF file")
+            raise GgufFormatError(f"{self.path} is not a GGUF file (it does not start with 'GGUF')")
         self.at = 4
-        version, n_tensors, n_kv = self._scalar("<I"), self._scalar("<Q"), self._scalar("<Q")
+        version = self._scalar("<I")
+        if version not in (2, 3):
+            raise GgufFormatError(f"{self.path}: GGUF version {version} is not supported (2 or 3)")
+        n_tensors, n_kv = self._scalar("<Q"), self._scalar("<Q")
         metadata = {}
         for _ in range(n_kv):
             key = self._string()
@@ -105,6 +108,8 @@ class _Parser:
 
     def _string(self) -> str:
         size = self._scalar("<Q")
+        if self.at + size > len(self.data):
+            raise GgufFormatError(f"{self.path} ends inside its header")
         raw = self.data[self.at : self.at + size]
         self.at += size
         return raw.decode("utf-8", errors="replace")

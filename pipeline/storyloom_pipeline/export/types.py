@@ -42,6 +42,15 @@ def gguf_type(name: str) -> GgufType:
     return GgufType(key.upper(), llama_file_type(key), None)
 
 
+def gguf_file_name(name: str, type_name: str) -> str:
+    """`cra-v1-7b`, `f16` -> `cra-v1-7b-F16.gguf`: the merged model's file of that type."""
+    return f"{name}-{gguf_type(type_name).name}.gguf"
+
+
+def adapter_file_name(name: str) -> str:
+    return f"{name}-adapter.gguf"
+
+
 def llama_file_type(name: str) -> gguf.LlamaFileType:
     key = name.strip().upper()
     member = "ALL_F32" if key == "F32" else f"MOSTLY_{key}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyloom import prompting
+from storyloom_pipeline.export.types import adapter_file_name, gguf_file_name
 from storyloom_pipeline.modelfile.syntax import (
     Modelfile,
     ModelfileError,
@@ -27,6 +28,7 @@ from storyloom_pipeline.modelfile.syntax import (
 )
 from storyloom_pipeline.modelfile.template import CHATML_TEMPLATE
 from storyloom_pipeline.recipe import Recipe, load_recipe
+from storyloom_pipeline.train.run_folder import RunFolder
 
 RECIPES_DIR = Path("pipeline/recipes")
 MODELFILES_DIR = Path("modelfiles")
@@ -42,8 +44,12 @@ class ExportPaths:
 
 
 def export_paths(recipe: Recipe) -> ExportPaths:
-    folder = Path("runs") / recipe.name / "gguf"
-    return ExportPaths(merged=folder / f"{recipe.name}-f16.gguf", adapter=folder / "adapter.gguf")
+    """The files `storyloom-pipeline export --recipe` writes into the recipe's run folder."""
+    folder = RunFolder.for_recipe(recipe.name).gguf
+    return ExportPaths(
+        merged=folder / gguf_file_name(recipe.name, "f16"),
+        adapter=folder / adapter_file_name(recipe.name),
+    )
 
 
 def modelfile_for(

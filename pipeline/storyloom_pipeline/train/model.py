@@ -127,12 +127,10 @@ def merge_adapter(
         merged: PreTrainedModel = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     out_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer_source = adapter_dir if (adapter_dir / "tokenizer_config.json").is_file() else None
-    tokenizer = (
-        AutoTokenizer.from_pretrained(tokenizer_source)
-        if tokenizer_source
-        else load_tokenizer(source)
-    )
-    tokenizer.save_pretrained(out_dir)
+    # train() saves the tokenizer beside the adapter; an adapter from elsewhere may lack it
+    if (adapter_dir / "tokenizer_config.json").is_file():
+        AutoTokenizer.from_pretrained(adapter_dir).save_pretrained(out_dir)
+    else:
+        load_tokenizer(source).save_pretrained(out_dir)
     done.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return out_dir

@@ -12,16 +12,15 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storyloom_pipeline.base_model import load_tokenizer, resolve
-from storyloom_pipeline.recipe import Recipe
+from storyloom_pipeline.recipe import Data, Recipe
 from storyloom_pipeline.train.examples import (
     ChatTokens,
     DataError,
-    SplitStats,
     read_chat_split,
     tokenize_split,
 )
@@ -35,6 +34,8 @@ from storyloom_pipeline.train.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, TrainingArguments
+
+Conversations = list[list[dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,8 @@ def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> Trai
     `dataset` overrides `recipe.data.dataset` (a `storyloom-pipeline dataset` folder); the run
     folder's recipe.yaml records the one used. A run folder holding another recipe is refused.
     """
-    import dataclasses
-
     if dataset is not None:
-        recipe = dataclasses.replace(
-            recipe, data=dataclasses.replace(recipe.data, dataset=str(dataset))
-        )
+        recipe = replace(recipe, data=replace(recipe.data, dataset=str(dataset)))
     folder = RunFolder(run_dir)
     main = process_state().is_main_process
     folder.claim(recipe, write=main)
@@ -91,10 +88,12 @@ def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> Trai
         return TrainResult.from_dict(finished)
 
     watch = _Stopwatch()
+    with watch.stage("read_data"):  # before any model file: a wrong path fails at once
+        splits = _read_data(recipe.data)
     with watch.stage("load_tokenizer"):
         tokenizer = _tokenizer(recipe)
-    with watch.stage("prepare_data"):
-        train_set, eval_set, data_stats = _prepare_data(recipe, tokenizer)
+    with watch.stage("tokenize"):
+        train_set, eval_set, data_stats = _tokenize(recipe.data, splits, tokenizer)
     resumed_from = folder.last_checkpoint()
     if main:
         folder.record_start(resumed_from, data_stats)
@@ -143,32 +142,33 @@ def _tokenizer(recipe: Recipe) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def _prepare_data(
-    recipe: Recipe, tokenizer: PreTrainedTokenizerBase
-) -> tuple[list[dict[str, list[int]]], list[dict[str, list[int]]], dict[str, Any]]:
-    data = recipe.data
+def _read_data(data: Data) -> dict[str, Conversations]:
+    """The conversations of the train split and, when the recipe has one, the eval split."""
     folder = Path(data.dataset)
-    train_chats = read_chat_split(folder, data.train_split)[: data.max_train_examples]
-    train_tokens, train_stats = tokenize_split(train_chats, tokenizer, data.max_seq_length)
-    if not train_tokens:
-        shortest = min(train_stats.lengths)
-        raise DataError(
-            f"every training example is longer than data.max_seq_length "
-            f"({data.max_seq_length} tokens; the shortest has {shortest})"
-        )
-    eval_tokens: list[ChatTokens] = []
-    eval_stats = SplitStats()
-    if data.eval_split is not None:
-        eval_chats = read_chat_split(folder, data.eval_split)[: data.max_eval_examples]
-        eval_tokens, eval_stats = tokenize_split(eval_chats, tokenizer, data.max_seq_length)
-    stats = {
-        "dataset": str(folder),
-        "max_seq_length": data.max_seq_length,
-        data.train_split: train_stats.summary(),
+    splits = {
+        data.train_split: read_chat_split(folder, data.train_split)[: data.max_train_examples]
     }
     if data.eval_split is not None:
-        stats[data.eval_split] = eval_stats.summary()
-    return _features(train_tokens), _features(eval_tokens), stats
+        eval_chats = read_chat_split(folder, data.eval_split)[: data.max_eval_examples]
+        splits[data.eval_split] = eval_chats
+    return splits
+
+
+def _tokenize(
+    data: Data, splits: dict[str, Conversations], tokenizer: PreTrainedTokenizerBase
+) -> tuple[list[dict[str, list[int]]], list[dict[str, list[int]]], dict[str, Any]]:
+    stats: dict[str, Any] = {"dataset": data.dataset, "max_seq_length": data.max_seq_length}
+    tokens: dict[str, list[ChatTokens]] = {}
+    for split, conversations in splits.items():
+        tokens[split], split_stats = tokenize_split(conversations, tokenizer, data.max_seq_length)
+        stats[split] = split_stats.summary()
+        if split == data.train_split and not tokens[split]:
+            raise DataError(
+                f"every training example is longer than data.max_seq_length "
+                f"({data.max_seq_length} tokens; the shortest has {min(split_stats.lengths)})"
+            )
+    eval_tokens = tokens.get(data.eval_split, []) if data.eval_split else []
+    return _features(tokens[data.train_split]), _features(eval_tokens), stats
 
 
 def _features(examples: list[ChatTokens]) -> list[dict[str, list[int]]]:

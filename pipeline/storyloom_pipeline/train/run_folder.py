@@ -7,6 +7,11 @@
     <run>/checkpoints/       transformers checkpoints (adapter, optimizer, scheduler, RNG, state)
     <run>/adapter/           the final LoRA adapter (peft) and the tokenizer
     <run>/result.json        written last: the run finished (losses, steps, seconds per stage)
+    <run>/merged/            `train --merge`: the adapter folded into the base (transformers)
+    <run>/gguf/              `export`: the adapter and merged model as GGUF files, which the
+                             committed Modelfiles point at
+
+`runs/<recipe name>` is the default place of a recipe's run for every stage.
 
 Only the main process writes here when several processes train (accelerate launch).
 """
@@ -27,6 +32,7 @@ from typing import Any
 from storyloom import prompting
 from storyloom_pipeline.recipe import Recipe, RecipeError, load_recipe, save_recipe
 
+RUNS_ROOT = Path("runs")
 CHECKPOINT_PREFIX = "checkpoint-"
 LIBRARIES = ("storyloom", "torch", "transformers", "peft", "accelerate", "datasets")
 LIBRARIES += ("tokenizers", "safetensors", "bitsandbytes")
@@ -40,6 +46,11 @@ class RunFolderError(ValueError):
 class RunFolder:
     path: Path
 
+    @classmethod
+    def for_recipe(cls, name: str) -> RunFolder:
+        """The default run folder of the recipe called `name` (relative to the repository)."""
+        return cls(RUNS_ROOT / name)
+
     @property
     def recipe_file(self) -> Path:
         return self.path / "recipe.yaml"
@@ -51,6 +62,14 @@ class RunFolder:
     @property
     def adapter(self) -> Path:
         return self.path / "adapter"
+
+    @property
+    def merged(self) -> Path:
+        return self.path / "merged"
+
+    @property
+    def gguf(self) -> Path:
+        return self.path / "gguf"
 
     @property
     def metrics(self) -> Path:
@@ -200,12 +219,14 @@ def library_versions() -> dict[str, str | None]:
 
 def _devices() -> dict[str, Any]:
     import torch
+    from accelerate import PartialState
 
     cuda = torch.cuda.is_available()
     return {
         "cuda": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         if cuda
         else [],
+        "processes": PartialState().num_processes,  # >1 under accelerate launch
         "torch_threads": torch.get_num_threads(),
     }
 

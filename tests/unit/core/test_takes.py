@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storyloom.core import atomic
+from storyloom.core import atomic_save
 from storyloom.core.takes import (
     MIN_MATCH,
     NewerTakesFileError,
@@ -78,7 +78,7 @@ def test_a_failed_write_leaves_the_old_file_whole(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    monkeypatch.setattr(atomic_save.os, "fsync", disk_full)
     with pytest.raises(TakesFileError, match="No space left"):
         save_takes(TakeStore(), manuscript)
     assert takes_path(manuscript).read_bytes() == before

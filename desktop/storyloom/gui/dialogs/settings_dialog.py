@@ -1,4 +1,5 @@
-"""Settings: the Ollama host, the current model's generation options, the editor's look.
+"""Settings: the Ollama host, the current model's generation options, the editor's look, and
+how many backups each save keeps.
 
 Opened non-modally (`open()`); OK and Apply validate everything first, with the same rules as
 stored values (core.options), and show what is wrong instead of saving half of it. "Reset to
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from storyloom.core.backend import DEFAULT_HOST
+from storyloom.core.backups import DEFAULT_BACKUPS_KEPT
+from storyloom.core.file_settings import MAX_BACKUPS_KEPT, FileSettings
 from storyloom.core.options import LIMITS, ModelOptions, OptionError
 from storyloom.core.profiles import Profile
 from storyloom.core.settings import AppSettings, EditorSettings, Theme, check_host
@@ -79,6 +82,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._model_tab(auto_num_ctx), "Model")
         tabs.addTab(self._connection_tab(), "Connection")
         tabs.addTab(self._editor_tab(), "Editor")
+        tabs.addTab(self._files_tab(), "Files")
         self.error = QLabel(self)
         self.error.setObjectName("settingsError")
         self.error.setWordWrap(True)
@@ -168,6 +172,22 @@ class SettingsDialog(QDialog):
         form.addRow("Theme", self.theme)
         return tab
 
+    def _files_tab(self) -> QWidget:
+        tab = QWidget(self)
+        form = QFormLayout(tab)
+        self.files = FileSettings(self.settings.store)
+        self.backups_kept = QSpinBox(tab)
+        self.backups_kept.setObjectName("backupsKept")
+        self.backups_kept.setRange(0, MAX_BACKUPS_KEPT)
+        self.backups_kept.setSpecialValueText("None")
+        self.backups_kept.setValue(self.files.backups_kept)
+        self.backups_kept.setToolTip(
+            "Each save keeps the version it replaces in the manuscript's “.storyloom” folder, "
+            "beside it; the oldest go first."
+        )
+        form.addRow("Backups to keep", self.backups_kept)
+        return tab
+
     # -- values -------------------------------------------------------------------------------
 
     def load(self, host: str, options: ModelOptions, editor: EditorSettings) -> None:
@@ -226,12 +246,14 @@ class SettingsDialog(QDialog):
         self.settings.set_host(host)
         self.settings.set_options(self.model, options, self.profile)
         self.settings.set_editor(self.chosen_editor())
+        self.files.set_backups_kept(self.backups_kept.value())
         self.error.hide()
         self.applied.emit()
         return True
 
     def reset_to_defaults(self) -> None:
         self.load("", self.profile.options, EditorSettings())
+        self.backups_kept.setValue(DEFAULT_BACKUPS_KEPT)
 
     def _clicked(self, button: QAbstractButton) -> None:
         role = self.buttons.standardButton(button)

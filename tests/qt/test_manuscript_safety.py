@@ -1,0 +1,352 @@
+"""What keeps the manuscript safe while it is open: the lock against a second Storyloom, the
+prompt when another program changes the file, the recovery journal and its dialog."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
+
+from storyloom.core.backups import list_backups
+from storyloom.core.document_lock import LockOwner, lock_path, read_owner
+from storyloom.core.journal import JournalEntry, PendingText, find_orphans, recovery_dir
+from storyloom.core.process_locks import this_host
+from storyloom.core.text_files import TextFormat
+from storyloom.gui.controllers import autosave
+from storyloom.gui.dialogs.file_prompts import DiskChoice, LockChoice, UnsavedChoice
+from storyloom.gui.main_window import MainWindow
+
+from other_process import HOLD_LOCK, other_process
+from prompt_helpers import ScriptedPrompts
+
+STORY = "The lighthouse had been dark for eleven years.\n"
+
+
+@pytest.fixture
+def story(tmp_path: Path) -> Path:
+    path = tmp_path / "story.md"
+    path.write_text(STORY)
+    return path
+
+
+# -- the lock --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_instance(story: Path):
+    """Another process that holds the manuscript's lock (as a second Storyloom would)."""
+    with other_process(HOLD_LOCK, str(story)) as holder:
+        yield holder
+
+
+def test_a_manuscript_open_elsewhere_is_offered_read_only(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, other_instance
+) -> None:
+    assert not window.open_file(story)  # the writer cancels
+    assert f"Storyloom process {other_instance.pid}" in prompts.messages[-1]
+    prompts.answer("locked", LockChoice.READ_ONLY)
+    assert window.open_file(story)
+    assert window.manuscript.read_only
+    assert window.editor.isReadOnly()
+    assert window.windowTitle() == "story.md[*] (read-only) — Storyloom"
+    assert "read-only here" in window.file_notice.message.text()
+    assert not window.continue_action.isEnabled()
+    QTest.keyClicks(window.editor, "typed")
+    assert window.editor.toPlainText() == STORY
+    assert read_owner(lock_path(story)).pid == other_instance.pid  # theirs, untouched
+    # Save offers Save As: the read-only copy never writes to the locked file
+    assert not window.manuscript.save()
+    assert prompts.asked[-1] == "save_path"
+    assert story.read_text() == STORY
+
+
+def test_taking_over_a_live_lock_is_the_writers_explicit_choice(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, other_instance
+) -> None:
+    prompts.answer("locked", LockChoice.TAKE_OVER)
+    assert window.open_file(story)
+    assert not window.manuscript.read_only
+    assert read_owner(lock_path(story)).pid == os.getpid()
+
+
+def test_a_stale_lock_is_taken_over_without_asking(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path
+) -> None:
+    crashed = subprocess.Popen([sys.executable, "-c", "pass"])
+    crashed.wait()
+    owner = LockOwner(crashed.pid, this_host(), "me", "2025-05-01T09:00:00")
+    lock_path(story).write_bytes(owner.to_bytes())
+    assert window.open_file(story)
+    assert prompts.asked == []
+    assert not window.manuscript.read_only
+    assert read_owner(lock_path(story)).pid == os.getpid()
+
+
+# -- changed on disk -------------------------------------------------------------------------
+
+
+def change_on_disk(story: Path, text: str) -> None:
+    story.write_text(text)
+    os.utime(story, ns=(time.time_ns(), time.time_ns() + 5_000_000))
+
+
+def focus(window: MainWindow) -> None:
+    """What the window sees when the writer comes back to it from another program."""
+    window.changeEvent(QEvent(QEvent.Type.ActivationChange))
+
+
+def test_focus_notices_a_change_and_reload_keeps_the_writers_version(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(MainWindow, "isActiveWindow", lambda self: True)
+    window.open_file(story)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    window.editor.insertPlainText("Mine.")
+    focus(window)
+    assert prompts.asked == []  # nothing changed on disk yet
+    change_on_disk(story, "Rewritten in another editor.\n")
+    prompts.answer("changed_on_disk", DiskChoice.RELOAD)
+    focus(window)
+    assert prompts.compared == [(STORY + "Mine.", "Rewritten in another editor.\n")]
+    assert window.editor.toPlainText() == "Rewritten in another editor.\n"
+    assert not window.isWindowModified()
+    # the writer's unsaved version went to the backups, and one undo brings it back too
+    assert [p.read_text() for p in list_backups(story)] == [STORY + "Mine."]
+    window.editor.undo()
+    assert window.editor.toPlainText() == STORY + "Mine."
+    focus(window)
+    assert prompts.asked == ["changed_on_disk"]  # not asked again
+
+
+def test_save_never_overwrites_a_change_made_elsewhere_silently(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path
+) -> None:
+    window.open_file(story)
+    window.editor.insertPlainText("Mine. ")
+    change_on_disk(story, "Theirs.\n")
+    assert not window.manuscript.save()  # the question was dismissed: nothing written
+    assert story.read_text() == "Theirs.\n"
+    prompts.answer("changed_on_disk", DiskChoice.KEEP_MINE)
+    assert window.manuscript.save()
+    assert story.read_text() == "Mine. " + STORY
+    assert window.manuscript.save()  # the writer has decided: no second question
+    assert prompts.asked == ["changed_on_disk", "changed_on_disk"]
+
+
+def test_a_file_deleted_elsewhere_is_mentioned_once_and_saved_again(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(MainWindow, "isActiveWindow", lambda self: True)
+    window.open_file(story)
+    story.unlink()
+    focus(window)
+    assert "deleted or moved" in window.file_notice.message.text()
+    assert prompts.asked == []
+    window.editor.insertPlainText("Still here. ")
+    assert window.manuscript.save()
+    assert story.read_text() == "Still here. " + STORY
+
+
+# -- the journal -----------------------------------------------------------------------------
+
+
+def journal_entry(window: MainWindow) -> JournalEntry:
+    window.manuscript.keeper.wait()  # the worker thread has written what it was given
+    return JournalEntry.from_bytes(window.manuscript.keeper.journal.file.read_bytes())
+
+
+def test_typing_is_journaled_within_the_limit_even_without_a_pause(
+    window: MainWindow, story: Path, qtbot
+) -> None:
+    window.open_file(story)
+    journal = window.manuscript.keeper.journal.file
+    assert not journal.exists()  # nothing to keep until the first change
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    started = time.monotonic()
+    # one keystroke every 100 ms, never pausing long enough for the idle write
+    while not journal.exists():
+        QTest.keyClicks(window.editor, "a")
+        qtbot.wait(100)
+        assert time.monotonic() - started < autosave.MAX_LAG_MS / 1000 + 0.5
+    entry = journal_entry(window)
+    assert entry.path == story
+    assert entry.text.startswith(STORY + "a")
+    QTest.keyClicks(window.editor, " end")
+    qtbot.waitUntil(lambda: journal_entry(window).text.endswith(" end"), timeout=2000)
+
+
+def test_an_accepted_continuation_is_journaled_at_once(window: MainWindow, story: Path) -> None:
+    window.open_file(story)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    window.editor.begin_pending()
+    window.editor.append_pending("She climbed.")
+    window.accept()
+    assert journal_entry(window).text == STORY + "She climbed."
+    assert journal_entry(window).pending is None
+
+
+def test_streamed_pending_text_is_journaled(window: MainWindow, story: Path, qtbot) -> None:
+    window.open_file(story)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    window.editor.begin_pending()
+    for word in ("She ", "climbed ", "the ", "stairs."):
+        window.editor.append_pending(word)
+        qtbot.wait(30)
+    qtbot.waitUntil(lambda: window.manuscript.keeper.journal.file.exists(), timeout=2000)
+    qtbot.waitUntil(lambda: not window.manuscript.keeper.behind, timeout=2000)
+    entry = journal_entry(window)
+    assert entry.text == STORY  # the writer's text...
+    assert entry.pending == PendingText(len(STORY), "She climbed the stairs.")  # ...apart
+
+
+# -- recovery --------------------------------------------------------------------------------
+
+
+def leave_orphan(path: Path | None, text: str, pending: PendingText | None = None) -> Path:
+    """A journal as a killed Storyloom leaves it: the file, and no process holding its lock."""
+    folder = recovery_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    file = folder / f"{abs(hash((str(path), text))):x}.json"
+    entry = JournalEntry(text, path, TextFormat("utf-8", "\n"), pending, time.time() - 60)
+    file.write_bytes(entry.to_bytes())
+    return file
+
+
+def test_recovery_dialog_previews_and_recovers_into_the_editor(
+    window: MainWindow, story: Path, qtbot
+) -> None:
+    recovered = STORY + "Typed before the crash.\n"
+    orphan_file = leave_orphan(story, recovered, PendingText(len(recovered), "She climbed."))
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.list.count() == 1
+    assert "story.md" in dialog.summary.text()
+    preview = dialog.preview.toPlainText()
+    assert "+ Typed before the crash." in preview
+    assert "1 lines added, 0 removed" in dialog.summary.text()
+    assert dialog.pending.isVisible() and dialog.pending.toPlainText() == "She climbed."
+
+    with qtbot.waitSignal(dialog.finished):
+        dialog.recover_button.click()
+    assert window.manuscript.path == story
+    assert window.editor.toPlainText() == recovered + "She climbed."
+    assert window.editor.pending_text() == "She climbed."  # pending again, to accept or reject
+    assert window.isWindowModified()
+    assert story.read_text() == STORY  # nothing written until the writer saves
+    assert not orphan_file.exists()
+    # this window's journal holds it now: a second crash would still find it
+    assert journal_entry(window).text == recovered
+    window.editor.undo()  # Ctrl+Z while pending rejects; the recovered text is one step
+    window.editor.reject_pending()
+    window.editor.undo()
+    assert window.editor.toPlainText() == STORY
+
+
+def test_recovery_of_a_never_saved_manuscript_then_save_as(
+    window: MainWindow, prompts: ScriptedPrompts, tmp_path: Path
+) -> None:
+    leave_orphan(None, "An untitled draft.")
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None
+    assert "never saved" in dialog.summary.text()
+    dialog.recover_button.click()
+    assert window.editor.toPlainText() == "An untitled draft."
+    prompts.answer("save_path", tmp_path / "draft.md")
+    assert window.manuscript.save()
+    assert (tmp_path / "draft.md").read_text() == "An untitled draft."
+
+
+def test_discard_keeps_a_copy_and_decide_later_keeps_the_journal(
+    window: MainWindow, story: Path, tmp_path: Path
+) -> None:
+    leave_orphan(story, STORY + "One.")
+    leave_orphan(tmp_path / "other.md", "Other.")
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None and dialog.list.count() == 2
+    dialog.list.setCurrentRow(0)
+    dialog.discard_button.click()
+    assert dialog.list.count() == 1
+    assert len(list((recovery_dir() / "discarded").glob("*.json"))) == 1
+    dialog.later_button.click()
+    assert not dialog.isVisible()
+    [left] = find_orphans()  # released for the next start
+    assert left.entry.text in (STORY + "One.", "Other.")
+    left.release()
+    assert window.editor.toPlainText() == ""
+
+
+def test_save_as_from_the_recovery_dialog(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, tmp_path: Path
+) -> None:
+    leave_orphan(story, STORY + "Recovered.", PendingText(0, "Never accepted."))
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None
+    prompts.answer("save_path", tmp_path / "rescued.md")
+    dialog.save_as_button.click()
+    assert (tmp_path / "rescued.md").read_text() == STORY + "Recovered."
+    assert not dialog.isVisible()
+    assert find_orphans() == []
+
+
+def test_a_journal_identical_to_the_file_is_not_offered(window: MainWindow, story: Path) -> None:
+    orphan_file = leave_orphan(story, STORY)
+    assert window.manuscript.offer_recovery() is None
+    assert not orphan_file.exists()
+
+
+def test_recovering_asks_before_replacing_unsaved_work(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path
+) -> None:
+    window.editor.insertPlainText("Current unsaved words.")
+    leave_orphan(story, STORY + "Recovered.")
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None
+    dialog.recover_button.click()  # the writer cancels the unsaved-changes question
+    assert window.editor.toPlainText() == "Current unsaved words."
+    assert dialog.list.count() == 1
+    prompts.answer("unsaved_changes", UnsavedChoice.DISCARD)
+    dialog.recover_button.click()
+    assert window.editor.toPlainText() == STORY + "Recovered."
+
+
+def test_a_journal_of_a_live_window_is_never_offered(qtbot, story: Path) -> None:
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.open_file(story)
+    first.editor.insertPlainText("Live. ")
+    first.manuscript.keeper.write_now()
+    first.manuscript.keeper.wait()
+    assert first.manuscript.keeper.journal.file.exists()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.manuscript.offer_recovery() is None
+    first.manuscript.keeper.close()
+
+
+def test_a_journal_that_cannot_be_written_is_reported_once(
+    window: MainWindow, story: Path, qtbot, monkeypatch
+) -> None:
+    window.open_file(story)
+    keeper = window.manuscript.keeper
+
+    def disk_full(data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keeper.journal, "write_bytes", disk_full)
+    with qtbot.waitSignal(keeper.failed) as failed:
+        keeper.write_now()
+    assert "No space left on device" in failed.args[0]
+    assert "Save often" in window.file_notice.message.text()
+    with qtbot.assertNotEmitted(keeper.failed, wait=200):
+        keeper.write_now()  # still failing: said once is enough
+    monkeypatch.undo()
+    keeper.write_now()
+    keeper.wait()
+    assert journal_entry(window).text == STORY
