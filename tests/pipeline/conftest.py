@@ -44,7 +44,8 @@ def chat_dataset(gutenberg_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def smoke_training(smollm2_dir: Path, chat_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
     """The smoke recipe (pipeline/recipes/smoke-smollm2-cpu.yaml) trained once per session on
-    the SmolLM2 folder and the books' conversations: a real LoRA of SmolLM2 (4 steps)."""
+    the SmolLM2 folder and the books' conversations: a real LoRA of SmolLM2 (4 steps), for
+    the training tests (test_train_run.py) and the evaluation's."""
     import dataclasses
 
     from storyloom_pipeline.recipe import load_recipe
