@@ -117,3 +117,25 @@ def test_a_judge_on_openrouter_without_a_key_is_refused_before_any_work(tmp_path
     with pytest.raises(SystemExit, match="the judge: no API key; set OPENROUTER_API_KEY"):
         main(argv)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--max-new-tokens", "0", "max_new_tokens must be at least 1"),
+        ("--temperature", "-1", "temperature must be 0 or more"),
+        ("--num-ctx", "100", "holds no chunk"),
+        ("--sample", "0", "at least one chunk"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    from storyloom_pipeline.cli import main
+
+    chunks = write_chunks(tmp_path / "c", {"test": {"7": 2}})
+    argv = ["eval", "--chunks", str(chunks), "--out", str(tmp_path / "out")]
+    argv += ["--model", "ollama:a", "--baseline", "ollama:b", option, value]
+    with pytest.raises(SystemExit, match=message):
+        main(argv)
+    assert not (tmp_path / "out").exists()

@@ -20,17 +20,14 @@ def run_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from storyloom_pipeline.evaluation.engine import EngineError
-    from storyloom_pipeline.evaluation.heldout import HeldOutError
-    from storyloom_pipeline.evaluation.models import ModelSpecError
     from storyloom_pipeline.evaluation.report import markdown_table, summary_table, write_report
     from storyloom_pipeline.evaluation.run import ROLES, run
     from storyloom_pipeline.evaluation.summary import summarize
-    from storyloom_pipeline.reasoning.chunk_source import ChunkSourceError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         evaluation = _evaluation(args)
-    except (ModelSpecError, HeldOutError, ChunkSourceError, ValueError) as exc:
+    except ValueError as exc:  # a bad model reference, dataset, setting or judge key
         raise SystemExit(f"{PREFIX}: {exc}") from exc
     chunks = len(evaluation.held_out.chunks)
     total = chunks * (len(ROLES) + (2 if evaluation.judge else 0))

@@ -29,6 +29,14 @@ class GenerationSettings:
     # and of llama.cpp, which must hold the prompt and the reply or the scored text
     num_ctx: int = 8192
 
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, not {self.max_new_tokens}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError("temperature must be 0 or more, and top_p in (0, 1]")
+        if self.num_ctx < 512:
+            raise ValueError(f"a context window of {self.num_ctx} tokens holds no chunk")
+
     def describe(self) -> dict[str, Any]:
         return {
             "max_new_tokens": self.max_new_tokens,

@@ -140,7 +140,7 @@ def _replies(
     outcome.replies[role] = {chunk.chunk_id: done[key] for chunk, key in keyed}  # type: ignore[misc]
 
 
-def pairs_of(evaluation: Evaluation, outcome: Outcome) -> list[Pair]:
+def _pairs(evaluation: Evaluation, outcome: Outcome) -> list[Pair]:
     model, baseline = outcome.replies["model"], outcome.replies["baseline"]
     return [
         Pair(
@@ -167,7 +167,7 @@ def _verdicts(
     outcome: Outcome,
     tick: Callable[[int], None],
 ) -> None:
-    pairs = pairs_of(evaluation, outcome)
+    pairs = _pairs(evaluation, outcome)
     keys = {
         (pair.chunk_id, order): judge_key(
             pair, order, judge.provider.model, judge.settings.context_chars

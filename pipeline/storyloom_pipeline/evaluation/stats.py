@@ -24,9 +24,6 @@ class Interval:
     high: float
     n: int
 
-    def excludes(self, point: float) -> bool:
-        return self.low > point or self.high < point
-
     def as_dict(self) -> dict[str, float | int]:
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
 
