@@ -32,7 +32,7 @@ def test_committed_modelfiles_are_current(repo_root: Path) -> None:
 
 def test_the_7b_modelfiles(repo_root: Path) -> None:
     merged = parse((repo_root / "modelfiles" / "cra-v1-7b.Modelfile").read_text("utf-8"))
-    assert merged.from_ == "../runs/cra-v1-7b/gguf/cra-v1-7b-f16.gguf"
+    assert merged.from_ == "../runs/cra-v1-7b/gguf/cra-v1-7b-F16.gguf"
     assert merged.adapter is None
     assert merged.template == CHATML_TEMPLATE
     assert merged.system == prompting.SYSTEM_PROMPT
@@ -51,7 +51,7 @@ def test_the_7b_modelfiles(repo_root: Path) -> None:
     adapter = parse((repo_root / "modelfiles" / "cra-v1-7b-adapter.Modelfile").read_text("utf-8"))
     assert (adapter.from_, adapter.adapter) == (
         "qwen2.5:7b-instruct",
-        "../runs/cra-v1-7b/gguf/adapter.gguf",
+        "../runs/cra-v1-7b/gguf/cra-v1-7b-adapter.gguf",
     )
     assert adapter.template == CHATML_TEMPLATE
     assert "--name molbal/cra-v1-7b:lora --push" in str(adapter.header_field("Publish"))

@@ -50,6 +50,11 @@ def run_export(args: argparse.Namespace) -> int:
     from storyloom_pipeline.export.types import adapter_file_name
     from storyloom_pipeline.export.vocab import VocabError
 
+    if not (args.adapter or args.merged or args.recipe):
+        raise SystemExit(
+            "storyloom-pipeline export: nothing to export "
+            "(give --adapter and/or --merged, or --recipe for its run folder)"
+        )
     info = _info(args)
     adapter, merged, out = _sources(args, info)
     try:
@@ -90,13 +95,8 @@ def _sources(args: argparse.Namespace, info: ExportInfo) -> tuple[Path | None, P
     out = Path(args.out) if args.out else (run.gguf if run else None)
     if out is None:
         raise SystemExit("storyloom-pipeline export: give --out (or --recipe for its run folder)")
-    if args.adapter or args.merged:
+    if args.adapter or args.merged or run is None:
         return _path(args.adapter), _path(args.merged), out
-    if run is None:
-        raise SystemExit(
-            "storyloom-pipeline export: nothing to export "
-            "(give --adapter and/or --merged, or --recipe for its run folder)"
-        )
     wants_adapter = _recipe_exports_adapter(args.recipe)
     adapter = run.adapter if wants_adapter and run.adapter.is_dir() else None
     merged = run.merged if run.merged.is_dir() else None
