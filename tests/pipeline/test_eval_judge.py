@@ -108,6 +108,7 @@ def test_a_judge_that_prefers_the_model_gives_wins_despite_faults(tmp_path: Path
     assert metrics["score"]["value"] == 1.0
     assert metrics["position_consistency"] == 1.0
     assert metrics["first_shown_preferred"] == 0.5
+    assert metrics["tokens"] > 0 and metrics["cost"] > 0  # the server's usage, summed
 
 
 def test_a_judge_that_always_picks_a_scores_ties(tmp_path: Path) -> None:

@@ -311,10 +311,15 @@ def _comparison_blocks(metrics: dict[str, Any]) -> list[Block]:
             f"Judged preference: {judge['win']} wins, {judge['tie']} ties, {judge['loss']} "
             f"losses, {judge['unjudged']} unjudged; score {ranged(judge['score'], 2)}; position "
             f"consistency {num(judge['position_consistency'])}; first-shown answer preferred "
-            f"in {num(judge['first_shown_preferred'])} of verdicts."
+            f"in {num(judge['first_shown_preferred'])} of verdicts; {judge['tokens']} judge "
+            f"tokens, {_cost(judge['cost'])}."
         )
     blocks.append(Bullets(items))
     return blocks
+
+
+def _cost(cost: float | None) -> str:
+    return "cost not reported" if cost is None else f"${cost:.4f}"
 
 
 def _figures(metrics: dict[str, Any], roles: list[str], labels: dict[str, str]) -> list[Block]:

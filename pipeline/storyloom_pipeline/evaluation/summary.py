@@ -202,12 +202,15 @@ def judge_metrics(
     """Wins, ties and losses over the chunks judged in both orders (see `judge`); each such
     row also gets its outcome as row["judge"], for the per-book table."""
     outcomes: dict[str, str] = {}
-    consistent = first_preferred = orders_judged = 0
+    consistent = first_preferred = orders_judged = tokens = 0
+    costs: list[float | None] = []
     for row in rows:
         by_order = verdicts.get(row["chunk_id"], {})
         for verdict in by_order.values():
             orders_judged += 1
             first_preferred += verdict["verdict"] == "A"
+            tokens += verdict["prompt_tokens"] + verdict["completion_tokens"]
+            costs.append(verdict["cost"])
         if all(order in by_order for order in ORDERS):
             result = outcome({order: by_order[order]["verdict"] for order in ORDERS})
             outcomes[row["chunk_id"]] = result
@@ -225,6 +228,8 @@ def judge_metrics(
         "score": _interval(bootstrap_mean(scores, seed=seed)),
         "position_consistency": consistent / judged if judged else None,
         "first_shown_preferred": first_preferred / orders_judged if orders_judged else None,
+        "tokens": tokens,
+        "cost": None if None in costs else sum(c for c in costs if c is not None),  # USD
     }
 
 
