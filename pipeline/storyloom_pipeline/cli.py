@@ -361,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_modelfile_parser(commands)
     _add_publish_parser(commands)
     _add_train_parser(commands)
+    _add_eval_parser(commands)
     return parser
 
 
@@ -583,6 +584,13 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="also fold the adapter into the base model: <run-dir>/merged",
     )
     train.set_defaults(func=_cmd_train)
+
+
+def _add_eval_parser(commands: argparse._SubParsersAction) -> None:
+    # the evaluation's options live beside it; importing them loads no ML library
+    from storyloom_pipeline.evaluation.command import add_parser
+
+    add_parser(commands)
 
 
 def main(argv: list[str] | None = None) -> int:

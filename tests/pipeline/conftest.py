@@ -39,3 +39,35 @@ def chat_dataset(gutenberg_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     out = tmp_path_factory.mktemp("chat-dataset")
     splitter = SentenceSplitter(out / "punkt")
     return write_chat_dataset(gutenberg_dir, out / "data", splitter, train=8, validation=2)
+
+
+@pytest.fixture(scope="session")
+def smoke_training(smollm2_dir: Path, chat_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The smoke recipe (pipeline/recipes/smoke-smollm2-cpu.yaml) trained once per session on
+    the SmolLM2 folder and the books' conversations: a real LoRA of SmolLM2 (4 steps), for
+    the training tests (test_train_run.py) and the evaluation's."""
+    import dataclasses
+
+    from storyloom_pipeline.recipe import load_recipe
+    from storyloom_pipeline.train import train
+
+    smoke = load_recipe(Path(__file__).parents[2] / "pipeline/recipes/smoke-smollm2-cpu.yaml")
+    data = dataclasses.replace(smoke.data, dataset=str(chat_dataset))
+    recipe = dataclasses.replace(smoke, base_model=str(smollm2_dir), data=data)
+    return train(recipe, tmp_path_factory.mktemp("runs") / "smoke")
+
+
+@pytest.fixture(scope="session")
+def small_chunks_dir(gutenberg_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real chunk dataset, small and quick to score: four short books in 12+4-sentence
+    windows, split by book half train, half test (Peter Pan and The Time Machine are test)."""
+    from storyloom_pipeline.chunk_dataset import BuildSettings, build_chunk_dataset
+    from storyloom_pipeline.chunks import ChunkConfig
+
+    out = tmp_path_factory.mktemp("small_chunks")
+    books = [gutenberg_dir / f"{number}.txt" for number in (11, 35, 219, 16)]
+    settings = BuildSettings(
+        chunks=ChunkConfig(context=12, continuation=4), splits=(0.5, 0.0, 0.5), seed=0
+    )
+    build_chunk_dataset(books, out, settings)
+    return out

@@ -33,8 +33,10 @@ def recipe(smollm2_dir: Path, chat_dataset: Path) -> Recipe:
 
 
 @pytest.fixture(scope="module")
-def run(recipe: Recipe, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
-    return train(recipe, tmp_path_factory.mktemp("runs") / "smoke")
+def run(smoke_training: TrainResult) -> TrainResult:
+    """The session's run of this recipe (conftest.py), trained once for these tests and the
+    evaluation's (test_the_run_folder_says_what_ran checks that it is this recipe's)."""
+    return smoke_training
 
 
 def adapter_weights(adapter_dir: Path) -> dict:

@@ -17,6 +17,7 @@ from typing import Any
 from storyloom import prompting
 
 REQUIRED = ("book_id", "chunk_index", "context", "continuation")
+OPTIONAL = ("title",)  # read when the dataset has it (the chunk stage writes it)
 MODES = ("plain", "guided")
 SPLIT_ORDER = ("train", "validation", "test")
 
@@ -32,6 +33,7 @@ class Chunk:
     context: str
     continuation: str
     split: str
+    title: str = ""
 
     @property
     def chunk_id(self) -> str:
@@ -85,7 +87,7 @@ def _from_parquet(files: Iterable[Path]) -> list[Chunk]:
     for file in files:
         table = pq.read_table(file)
         _check_columns(file, table.column_names)
-        rows = table.select(list(REQUIRED)).to_pylist()
+        rows = table.select(_columns(table.column_names)).to_pylist()
         chunks.extend(_chunk(row, file.stem.split("-")[0]) for row in rows)
     return chunks
 
@@ -98,7 +100,7 @@ def _from_disk(path: Path) -> list[Chunk]:
     chunks: list[Chunk] = []
     for split, dataset in splits.items():
         _check_columns(path / split, dataset.column_names)
-        rows = dataset.select_columns(list(REQUIRED)).to_list()
+        rows = dataset.select_columns(_columns(dataset.column_names)).to_list()
         chunks.extend(_chunk(row, split) for row in rows)
     return chunks
 
@@ -109,6 +111,10 @@ def _check_columns(where: Path, columns: list[str]) -> None:
         raise ChunkSourceError(f"{where}: not a chunk dataset, missing {', '.join(missing)}")
 
 
+def _columns(present: list[str]) -> list[str]:
+    return [*REQUIRED, *(name for name in OPTIONAL if name in present)]
+
+
 def _chunk(row: Mapping[str, Any], split: str) -> Chunk:
     return Chunk(
         book_id=str(row["book_id"]),
@@ -116,4 +122,5 @@ def _chunk(row: Mapping[str, Any], split: str) -> Chunk:
         context=row["context"],
         continuation=row["continuation"],
         split=split,
+        title=row.get("title") or "",
     )

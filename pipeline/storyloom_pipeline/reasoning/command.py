@@ -12,14 +12,7 @@ from typing import Any
 
 from storyloom_pipeline.reasoning.chunk_source import ChunkSourceError, load_chunks
 from storyloom_pipeline.reasoning.journal import Journal
-from storyloom_pipeline.reasoning.providers import (
-    OPENROUTER_URL,
-    OllamaProvider,
-    OpenAICompatibleProvider,
-    Prices,
-    Provider,
-    resolve_api_key,
-)
+from storyloom_pipeline.reasoning.providers import MissingApiKey, Prices, Provider, open_provider
 from storyloom_pipeline.reasoning.runner import Runner, RunReport, RunSettings
 
 
@@ -27,37 +20,26 @@ def make_provider(args: argparse.Namespace) -> Provider:
     options: dict[str, Any] = {}
     if args.temperature is not None:
         options["temperature"] = args.temperature
-    prices = Prices(args.price_prompt, args.price_completion) if args.price_prompt else None
-    if args.provider == "ollama":
-        return OllamaProvider(
-            model=args.model,
-            host=args.base_url,
-            timeout=args.timeout,
-            options=options,
-            prices=prices,
-        )
-    base_url = args.base_url or OPENROUTER_URL
-    api_key = resolve_api_key(args.api_key_env)
-    if api_key is None and "openrouter.ai" in base_url:
-        raise SystemExit(
-            f"storyloom-pipeline reason: no API key; set {args.api_key_env} "
-            "(or store it in the OS keyring under service 'storyloom')"
-        )
-    if args.max_tokens:
+    if args.max_tokens and args.provider != "ollama":
         options["max_tokens"] = args.max_tokens
+    prices = Prices(args.price_prompt, args.price_completion) if args.price_prompt else None
     routing = json.loads(args.provider_routing) if args.provider_routing else {}
     if args.provider_order:
         routing["order"] = [p.strip() for p in args.provider_order.split(",") if p.strip()]
-    return OpenAICompatibleProvider(
-        model=args.model,
-        base_url=base_url,
-        api_key=api_key,
-        timeout=args.timeout,
-        concurrency=args.concurrency,
-        routing=routing or None,
-        options=options,
-        prices=prices,
-    )
+    try:
+        return open_provider(
+            args.provider,
+            args.model,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            timeout=args.timeout,
+            concurrency=args.concurrency,
+            options=options,
+            prices=prices,
+            routing=routing or None,
+        )
+    except MissingApiKey as exc:
+        raise SystemExit(f"storyloom-pipeline reason: {exc}") from exc
 
 
 def run_reason(args: argparse.Namespace) -> int:

@@ -285,3 +285,45 @@ class OllamaProvider:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+class MissingApiKey(ValueError):
+    pass
+
+
+def open_provider(
+    kind: str,
+    model: str,
+    *,
+    base_url: str | None = None,
+    api_key_env: str = DEFAULT_KEY_ENV,
+    timeout: float = 120.0,
+    concurrency: int = 16,
+    options: dict[str, Any] | None = None,
+    prices: Prices | None = None,
+    routing: dict[str, Any] | None = None,
+) -> Provider:
+    """A model on Ollama (`kind` "ollama"; `base_url` is then its host, default OLLAMA_HOST)
+    or behind an OpenAI-compatible endpoint (`base_url`, default OpenRouter) with its key from
+    `api_key_env` or the keyring. `MissingApiKey` when OpenRouter would be asked without one."""
+    if kind == "ollama":
+        return OllamaProvider(
+            model=model, host=base_url, timeout=timeout, options=options or {}, prices=prices
+        )
+    base_url = base_url or OPENROUTER_URL
+    api_key = resolve_api_key(api_key_env)
+    if api_key is None and "openrouter.ai" in base_url:
+        raise MissingApiKey(
+            f"no API key; set {api_key_env} (or store it in the OS keyring under service "
+            f"'{KEYRING_SERVICE}')"
+        )
+    return OpenAICompatibleProvider(
+        model=model,
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout,
+        concurrency=concurrency,
+        routing=routing,
+        options=options or {},
+        prices=prices,
+    )

@@ -95,6 +95,25 @@ class _Wait:
         return delay
 
 
+async def complete_with_retries(
+    provider: Provider,
+    prompt: str,
+    settings: RunSettings,
+    on_retry: Callable[[RetryCallState], None] | None = None,
+) -> Completion:
+    """`provider.complete(prompt)`, retried on retryable errors as `settings` say (backoff
+    with full jitter, at least the server's Retry-After); the last error propagates. The
+    evaluation's judge asks its questions through this too."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_is_retryable),
+        wait=_Wait(settings),
+        stop=stop_after_attempt(settings.max_attempts),
+        before_sleep=on_retry,
+        reraise=True,
+    )
+    return await retrying(provider.complete, prompt)
+
+
 class _GroupCommit:
     """Commits finished results to the journal in groups, off the event loop.
 
@@ -159,7 +178,6 @@ class Runner:
         self.settings = settings
         self.report = RunReport()
         self._on_progress = on_progress
-        self._wait = _Wait(settings)
         self._commits = _GroupCommit(journal)
         self._spent_before = journal.spend().cost
 
@@ -277,15 +295,13 @@ class Runner:
         raise _GiveUp(f"{stage} rejected {self.settings.max_rejections + 1} times")
 
     async def _request(self, chunk: Chunk, prompt: str) -> Completion:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_is_retryable),
-            wait=self._wait,
-            stop=stop_after_attempt(self.settings.max_attempts),
-            before_sleep=lambda state: self._note_retry(chunk, state),
-            reraise=True,
-        )
         try:
-            return await retrying(self.provider.complete, prompt)
+            return await complete_with_retries(
+                self.provider,
+                prompt,
+                self.settings,
+                on_retry=lambda state: self._note_retry(chunk, state),
+            )
         except ProviderError as exc:
             raise _GiveUp(str(exc)) from exc
 

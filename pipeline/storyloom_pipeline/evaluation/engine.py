@@ -1,0 +1,80 @@
+"""What the evaluation asks of a model, whichever engine runs it.
+
+Two things: `generate` a reply to a prompt (the raw ChatML the app sends), and `score` a given
+text after a prompt: the summed negative log-likelihood of its tokens under teacher forcing.
+The prompt and the target are tokenized separately and joined, so the target's tokens are the
+same whatever prompt precedes it (the reasoning a model wrote, or none). Ollama cannot score
+(`can_score` is False): its API returns log-probabilities of generated tokens only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from storyloom import prompting
+
+
+class EngineError(RuntimeError):
+    """A model that cannot be loaded or run; the message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int = 1536  # the reasoning and twenty sentences of cra-v1 fit in ~1,000
+    temperature: float = 0.0  # greedy: the same reply on every run (sampling: set a seed)
+    top_p: float = 1.0
+    seed: int = 0
+    # the context window of Ollama (whose default would silently cut an 80-sentence prompt)
+    # and of llama.cpp, which must hold the prompt and the reply or the scored text
+    num_ctx: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, not {self.max_new_tokens}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError("temperature must be 0 or more, and top_p in (0, 1]")
+        if self.num_ctx < 512:
+            raise ValueError(f"a context window of {self.num_ctx} tokens holds no chunk")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "num_ctx": self.num_ctx,
+            "stop": list(prompting.STOP_STRINGS),
+        }
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str  # the reply, up to (not including) a stop string
+    finish_reason: str  # "stop" (end of turn) or "length" (max_new_tokens reached)
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Score:
+    nll: float  # summed negative log-likelihood of the target's tokens, in nats
+    tokens: int
+
+
+class Engine(Protocol):
+    name: str
+    can_score: bool
+
+    def generate(self, prompt: str, settings: GenerationSettings) -> Generation: ...
+
+    def score(self, prompt: str, target: str) -> Score: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def cut_at_stop(text: str) -> tuple[str, bool]:
+    """`text` up to the first stop string, and whether there was one."""
+    cuts = [i for i in (text.find(stop) for stop in prompting.STOP_STRINGS) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)

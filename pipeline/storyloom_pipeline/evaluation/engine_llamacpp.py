@@ -1,0 +1,85 @@
+"""The llama.cpp engine: a GGUF file, optionally with a LoRA adapter GGUF, run in process by
+the export stage's llama.cpp binding (`storyloom_pipeline.export.engine`, the one the GGUF
+verification uses); this module only adapts it to what the evaluation asks.
+
+That binding decodes greedily, so this engine does too: a temperature above 0 is refused
+rather than silently ignored. The context is `num_ctx` tokens, which must hold the prompt
+plus the reply (or plus the scored continuation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from storyloom_pipeline.evaluation.engine import (
+    EngineError,
+    Generation,
+    GenerationSettings,
+    Score,
+    cut_at_stop,
+)
+from storyloom_pipeline.evaluation.models import ModelSpec
+
+
+class LlamaCppEngine:
+    name = "llama.cpp"
+    can_score = True
+
+    def __init__(self, spec: ModelSpec, *, n_ctx: int, threads: int | None = None) -> None:
+        from storyloom_pipeline.export import engine as llama
+
+        self._errors: tuple[type[Exception], ...] = (llama.EngineError, ValueError)
+        self.spec = spec
+        try:
+            self._engine = llama.Engine(
+                Path(spec.ref),
+                adapter=Path(spec.adapter) if spec.adapter else None,
+                n_ctx=n_ctx,
+                n_threads=threads,
+            )
+        except (llama.EngineUnavailable, llama.EngineError, OSError) as exc:
+            raise EngineError(f"cannot load {spec.label} in llama.cpp: {exc}") from exc
+        self._threads = threads or llama.default_threads()
+
+    def generate(self, prompt: str, settings: GenerationSettings) -> Generation:
+        if settings.temperature > 0:
+            raise EngineError(
+                "the llama.cpp engine decodes greedily; use --temperature 0 for GGUF models"
+            )
+        ids = self._engine.tokenize(prompt)
+        try:
+            new = self._engine.greedy(ids, settings.max_new_tokens)
+        except self._errors as exc:
+            raise EngineError(f"llama.cpp: {exc}") from exc
+        text, _ = cut_at_stop(self._engine.detokenize(new))
+        finish = "length" if len(new) >= settings.max_new_tokens else "stop"
+        return Generation(text, finish, len(new))
+
+    def score(self, prompt: str, target: str) -> Score:
+        prompt_ids, target_ids = self._engine.tokenize(prompt), self._engine.tokenize(target)
+        if not target_ids:
+            return Score(0.0, 0)
+        try:
+            # NLL of every token after the first; the target's start where the prompt ends
+            nll = self._engine.token_nll(prompt_ids + target_ids)
+        except self._errors as exc:
+            raise EngineError(f"llama.cpp: {exc}") from exc
+        return Score(float(nll[len(prompt_ids) - 1 :].sum()), len(target_ids))
+
+    def describe(self) -> dict[str, Any]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            binding = f"llama-cpp-python {version('llama-cpp-python')}"
+        except PackageNotFoundError:
+            binding = "unknown"
+        return {
+            "engine": self.name,
+            "binding": binding,
+            "n_ctx": self._engine.n_ctx,
+            "threads": self._threads,
+        }
+
+    def close(self) -> None:
+        self._engine.close()
