@@ -54,7 +54,7 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 
 test: lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --durations=20
 
 # Speed and memory targets: measured and printed, never asserted in the test suite.
 bench: $(DEV_STAMP)
