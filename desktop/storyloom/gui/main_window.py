@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         self.editor.acceptRequested.connect(self.accept)
         self.editor.rejectRequested.connect(self.escape)
         self.editor.retryRequested.connect(self.retry)
+        self.editor.pendingChanged.connect(self._pending_changed)
         self.editor.pendingChanged.connect(lambda _: self._update_actions())
         self.editor.pendingChanged.connect(lambda _: self._show_takes())
         self.editor.previousTakeRequested.connect(lambda: self.cycle_take(-1))
@@ -552,6 +553,12 @@ class MainWindow(QMainWindow):
             self.stop()
         else:
             self.reject()
+
+    def _pending_changed(self, pending: bool) -> None:
+        # The pending text went while the model still writes (New, Open or Reload replaced the
+        # story; an editor left to accept on its own): what it sends has nowhere to go.
+        if not pending and self.controller.phase.is_active:
+            self.controller.cancel()
 
     def retry(self) -> None:
         if not self.editor.has_pending() and not self.controller.phase.is_active:

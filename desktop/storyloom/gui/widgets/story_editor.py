@@ -38,7 +38,8 @@ Editing rules while a continuation is pending:
   slots return, the editor accepts it itself. Either way the text then goes in at the cursor,
   which accepting moved to the end of the continuation.
 * Text typed or pasted *inside* the span (or over a selection that overlaps it) accepts the span
-  first, in place, and then applies. Deleting inside the span just shrinks it.
+  first, in place (emitting `acceptRequested` as typing on does), and then applies. Deleting
+  inside the span just shrinks it.
 * Ctrl+Z while pending emits `rejectRequested` instead of undoing: the only thing the writer can
   mean is "take that back", and undoing the stream step by step would eat it from the middle.
 * Alt+Left / Alt+Right while pending ask for the previous or next take at the same place; the
@@ -170,8 +171,9 @@ class StoryEditor(QPlainTextEdit):
         """Append streamed text at the end of the span, tinted; cheap (no whole-document work).
 
         The first non-empty text gets a joining space if it would glue onto the word before.
-        Raises RuntimeError when nothing is pending: the writer can accept by typing on, so a
-        streaming controller stops on `pendingChanged(False)`.
+        Raises RuntimeError when nothing is pending: the span can go without the controller
+        (a new text, an accept by the editor itself), so a streaming controller stops on
+        `pendingChanged(False)`.
         """
         start, end = self._require_span()
         if not text:
@@ -344,9 +346,18 @@ class StoryEditor(QPlainTextEdit):
         return start < cursor.position() < end
 
     def _accept_in_place(self) -> None:
+        """Accept the span as typing on does (the controller stops a stream first, which may
+        append the words it held back), keeping the writer's selection on the same characters:
+        those up to the span's end counted from the start, those after it from the end."""
+        _, end = self.pending_range()
+        length = self.document().characterCount()
         writer = self.textCursor()
-        anchor, position = writer.anchor(), writer.position()
-        self.accept_pending()  # the text is the same, so the positions still mean the same
+        marks = [(at, at <= end) for at in (writer.anchor(), writer.position())]
+        self.acceptRequested.emit()
+        if self.has_pending():  # nobody else accepted it
+            self.accept_pending()
+        shift = self.document().characterCount() - length
+        anchor, position = (at if before_end else at + shift for at, before_end in marks)
         writer.setPosition(anchor)
         writer.setPosition(position, QTextCursor.MoveMode.KeepAnchor)
         self.setTextCursor(writer)
