@@ -255,6 +255,36 @@ def test_cycling_while_streaming_keeps_what_arrived_as_a_take(
     assert window.takes.takes[1].answer.startswith("She waited")
 
 
+@pytest.mark.parametrize("choose", ["alt+left", "click"])
+def test_going_back_to_a_take_while_the_model_still_thinks(
+    window: MainWindow, fake_ollama: FakeOllama, run_async, choose: str
+) -> None:
+    """Retry, then back to the first take before any prose came: the stop removes the empty
+    pending span, and the take is shown in its place all the same."""
+    fake_ollama.queue_script(Script(tagged_reply("First plan.", "She tied the boat.")))
+    fake_ollama.queue_script(Script(["<reasoning>", "Slow"], stall_after=2))
+
+    async def scenario() -> None:
+        await written(window)
+        press(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        await until(lambda: window.reasoning.text.toPlainText() == "Slow")
+        assert window.controller.phase is Phase.THINKING
+        if choose == "alt+left":
+            press(window, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+        else:
+            window.reasoning.takeActivated.emit(0)
+        await until(lambda: bool(fake_ollama.disconnects), what="the server to see the disconnect")
+
+    run_async(scenario)
+    assert window.controller.phase is Phase.STOPPED
+    assert window.editor.pending_text() == " She tied the boat."
+    assert window.editor.toPlainText() == STORY + " She tied the boat."
+    assert [t.answer for t in window.takes.takes] == ["She tied the boat."]
+    press(window, Qt.Key.Key_Tab)
+    assert window.editor.toPlainText() == STORY + " She tied the boat."
+    assert window.takes.current.accepted
+
+
 def test_edit_the_plan_then_rewrite_sends_the_exact_prefilled_prompt(
     window: MainWindow, fake_ollama: FakeOllama, run_async
 ) -> None:

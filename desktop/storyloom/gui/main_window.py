@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +53,7 @@ from storyloom.core.options import ModelOptions
 from storyloom.core.profiles import Profile, ProfileTable, RequestStyle, load_profiles
 from storyloom.core.session import Phase
 from storyloom.core.settings import AppSettings
-from storyloom.core.takes import TakesFileError
+from storyloom.core.takes import Take, TakesFileError
 from storyloom.gui.controllers.connection import ConnectionController
 from storyloom.gui.controllers.context_meter import ContextMeterController
 from storyloom.gui.controllers.continuation import ContinuationController
@@ -576,20 +577,29 @@ class MainWindow(QMainWindow):
     def cycle_take(self, step: int) -> None:
         """Alt+Left / Alt+Right: the previous or next take here, inline (a stream stops first,
         and what it wrote becomes a take)."""
-        if not self.editor.has_pending():
-            return
-        self.controller.stop()
-        if (take := self.takes.cycle(step)) is not None:
-            self.editor.replace_pending(take.answer)
+        if self.editor.has_pending():
+            self._show_inline(lambda: self.takes.cycle(step))
 
     def show_take(self, index: int) -> None:
         """A take chosen in the panel: shown inline if a take is pending here, else its plan."""
         if self.editor.has_pending():
-            self.controller.stop()
-            if (take := self.takes.select(index)) is not None:
-                self.editor.replace_pending(take.answer)
+            self._show_inline(lambda: self.takes.select(index))
         else:
             self.takes.select(index)
+
+    def _show_inline(self, choose: Callable[[], Take | None]) -> None:
+        """Stop a stream, then show the take `choose()` picks in place of the pending text."""
+        start = self.editor.pending_range()[0]
+        self.controller.stop()
+        take = choose()
+        if take is None:
+            return
+        if not self.editor.has_pending():  # stopped before any prose came: the span went
+            cursor = self.editor.textCursor()
+            cursor.setPosition(start)
+            self.editor.setTextCursor(cursor)
+            self.editor.begin_pending()
+        self.editor.replace_pending(take.answer)
 
     def rewrite_from_plan(self, plan: str) -> None:
         """Keep the plan (as the writer edited it) and ask only for new prose: a new take here.
