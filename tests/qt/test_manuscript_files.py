@@ -124,6 +124,20 @@ def test_a_latin1_book_opens_with_a_notice_and_saves_as_utf8(
     assert window.manuscript.format.encoding == "utf-8"
 
 
+def test_a_stray_byte_in_a_utf8_manuscript_is_a_warning_and_saving_mends_it(
+    window: MainWindow, tmp_path: Path
+) -> None:
+    story = tmp_path / "story.md"
+    story.write_bytes("“Déjà,” she said.\n".encode() + b"Caf\xe9.\n")
+    assert window.open_file(story)
+    assert window.editor.toPlainText() == "“Déjà,” she said.\nCafé.\n"
+    assert window.file_notice.property("level") == "warning"
+    assert "except for 1 byte on line 2" in window.file_notice.message.text()
+    type_at_end(window, "Fin.")
+    assert window.manuscript.save()
+    assert story.read_bytes() == "“Déjà,” she said.\nCafé.\nFin.".encode()
+
+
 def test_utf16_and_bom_files_round_trip(window: MainWindow, tmp_path: Path) -> None:
     bom = tmp_path / "bom.txt"
     bom.write_bytes(codecs.BOM_UTF8 + b"Caf\xc3\xa9\r\n")

@@ -154,7 +154,7 @@ class ManuscriptController(QObject):
         self.files.remember(path)
         notice = loaded.format.notice(path.name)
         if notice:
-            self.notice.emit("warning" if loaded.format.is_guess else "info", notice)
+            self.notice.emit("warning" if loaded.format.needs_checking else "info", notice)
         self.opened.emit(path)
         return True
 
