@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from storyloom.core import atomic_save, text_files
@@ -76,6 +78,26 @@ def test_save_writes_the_text_without_the_pending_continuation(
     assert entry.pending is not None
     assert entry.pending.text == "She climbed the stairs. 😀"
     assert entry.pending.position == len("Prologue. " + STORY)
+
+
+def test_a_shift_enter_line_break_is_saved_and_journaled_as_a_newline(
+    window: MainWindow, story: Path
+) -> None:
+    """Qt keeps Shift+Enter as U+2028 (LINE SEPARATOR): it must not reach the file."""
+    window.open_file(story)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    QTest.keyClicks(window.editor, "One")
+    QTest.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClicks(window.editor, "two.")
+    assert "\u2028" in window.editor.document().toRawText()
+    window.manuscript.keeper.write_now()
+    window.manuscript.keeper.wait()
+    entry = JournalEntry.from_bytes(window.manuscript.keeper.journal.file.read_bytes())
+    assert entry.text == STORY + "One\ntwo."
+    assert window.manuscript.save()
+    assert story.read_bytes() == (STORY + "One\ntwo.").replace("\n", "\r\n").encode()
+    assert window.open_file(story)  # and back: the same text
+    assert window.editor.toPlainText() == STORY + "One\ntwo."
 
 
 def test_save_as_for_a_new_manuscript(

@@ -65,6 +65,7 @@ from storyloom.gui.controllers.word_count import WordCountController
 from storyloom.gui.dialogs.file_prompts import FilePrompts
 from storyloom.gui.dialogs.model_manager import ModelManagerDialog
 from storyloom.gui.dialogs.settings_dialog import SettingsDialog
+from storyloom.gui.editor_text import text_before
 from storyloom.gui.file_menu import build_file_menu
 from storyloom.gui.settings_store import open_settings
 from storyloom.gui.theme import apply_theme
@@ -122,7 +123,7 @@ class MainWindow(QMainWindow):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(1200, 780)
         self._setup_ui()
-        self.takes = TakesController(self.editor.document(), self)
+        self.takes = TakesController(self.editor, self)
         self._connect()
         self._setup_manuscript()
         self._apply_editor_settings()
@@ -496,7 +497,7 @@ class MainWindow(QMainWindow):
         """A continuation from `position` (default: the writer's cursor)."""
         if position is None:
             position = self.editor.textCursor().selectionEnd()
-        story = self.editor.document().toPlainText()[:position]
+        story = text_before(self.editor, position)
         profile = self.profile
         guidance = self.guidance_edit.text().strip() if profile.guided else ""
         return ContinuationRequest(

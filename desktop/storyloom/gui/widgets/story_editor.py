@@ -125,7 +125,8 @@ class StoryEditor(QPlainTextEdit):
         """The pending span's current text (joiner included); "" when nothing is pending."""
         if not self.has_pending():
             return ""
-        return self._span_cursor().selectedText().replace("\u2029", "\n")
+        # Paragraph and line separators (U+2029, U+2028: Shift+Enter) as "\n".
+        return self._span_cursor().selectedText().replace("\u2029", "\n").replace("\u2028", "\n")
 
     def pending_format(self) -> QTextCharFormat:
         """The char format of pending text: a light highlight tint and a muted text colour."""
