@@ -125,6 +125,25 @@ def test_focus_notices_a_change_and_reload_keeps_the_writers_version(
     assert prompts.asked == ["changed_on_disk"]  # not asked again
 
 
+def test_a_dismissed_change_is_not_asked_about_again_on_focus_but_before_saving(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, monkeypatch
+) -> None:
+    """Closing the question gives the window the focus back: that must not ask again."""
+    monkeypatch.setattr(MainWindow, "isActiveWindow", lambda self: True)
+    window.open_file(story)
+    window.editor.insertPlainText("Mine. ")
+    change_on_disk(story, "Theirs.\n")
+    focus(window)  # dismissed (Cancel): nothing decided
+    focus(window)  # the activation that closing the dialog brings
+    assert prompts.asked == ["changed_on_disk"]
+    assert not window.manuscript.save()  # saving still asks: it would replace their version
+    assert prompts.asked == ["changed_on_disk", "changed_on_disk"]
+    assert story.read_text() == "Theirs.\n"
+    change_on_disk(story, "Theirs, again.\n")  # another version: worth a question
+    focus(window)
+    assert prompts.asked == ["changed_on_disk"] * 3
+
+
 def test_save_never_overwrites_a_change_made_elsewhere_silently(
     window: MainWindow, prompts: ScriptedPrompts, story: Path
 ) -> None:

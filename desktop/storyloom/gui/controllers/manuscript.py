@@ -83,6 +83,9 @@ class ManuscriptController(QObject):
         self._fingerprint: Fingerprint | None = None
         self._loading = False  # the editor changes because a file is loaded, not by writing
         self._asking_about_disk = False
+        # The version on disk the writer closed the question about without deciding: closing it
+        # gives the window the focus back, which must not ask again at once (saving still asks).
+        self._dismissed_on_disk: str | None = None  # its SHA-256
         self._missing_noted = False
         self.keeper = JournalKeeper(self._journal_entry, journal or Journal(), self)
         self.keeper.failed.connect(lambda message: self.notice.emit("warning", message))
@@ -236,6 +239,7 @@ class ManuscriptController(QObject):
         self._lock, self.read_only = lock, read_only
         self.suggested_path = None
         self._missing_noted = False
+        self._dismissed_on_disk = None
         if read_only and path is not None:
             self.notice.emit(
                 "warning",
@@ -331,7 +335,9 @@ class ManuscriptController(QObject):
                 "still here: Save writes it again.",
             )
         elif state.change is DiskChange.CHANGED:
-            self._ask_about_disk(state)
+            assert state.fingerprint is not None
+            if state.fingerprint.sha256 != self._dismissed_on_disk:
+                self._ask_about_disk(state)
         elif state.fingerprint is not None:
             self._fingerprint = state.fingerprint  # touched, same bytes
 
@@ -364,6 +370,8 @@ class ManuscriptController(QObject):
         elif choice is DiskChoice.KEEP_MINE:
             self._fingerprint = state.fingerprint  # the writer has seen this version
             self.editor.document().setModified(True)  # the editor differs from the file now
+        elif state.fingerprint is not None:
+            self._dismissed_on_disk = state.fingerprint.sha256
         return choice
 
     def _reload(self, text: str, text_format: TextFormat, state: DiskCheck, mine: str) -> None:
