@@ -3,6 +3,7 @@ prompt when another program changes the file, the recovery journal and its dialo
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 
 from storyloom.core.backups import list_backups
-from storyloom.core.document_lock import LockOwner, lock_path, read_owner
+from storyloom.core.document_lock import DocumentLock, LockOwner, lock_path, read_owner
 from storyloom.core.journal import JournalEntry, PendingText, find_orphans, recovery_dir
 from storyloom.core.process_locks import this_host
 from storyloom.core.text_files import TextFormat
@@ -87,6 +88,42 @@ def test_a_stale_lock_is_taken_over_without_asking(
     assert prompts.asked == []
     assert not window.manuscript.read_only
     assert read_owner(lock_path(story)).pid == os.getpid()
+
+
+def failing_lock(monkeypatch, *, only_take_over: bool = False) -> None:
+    """Lock files that cannot be written for a reason other than permissions (an I/O error)."""
+    acquire = DocumentLock.acquire
+
+    def broken(cls, manuscript: Path, *, take_over: bool = False):
+        if take_over or not only_take_over:
+            raise OSError(errno.EIO, "Input/output error", str(lock_path(manuscript)))
+        return acquire(manuscript, take_over=take_over)
+
+    monkeypatch.setattr(DocumentLock, "acquire", classmethod(broken))
+
+
+def test_save_as_where_no_lock_can_be_made_saves_and_says_so(
+    window: MainWindow, prompts: ScriptedPrompts, tmp_path: Path, monkeypatch
+) -> None:
+    failing_lock(monkeypatch)
+    window.editor.insertPlainText("A draft.")
+    prompts.answer("save_path", tmp_path / "draft.md")
+    assert window.manuscript.save_as()
+    assert (tmp_path / "draft.md").read_text() == "A draft."
+    assert window.manuscript.path == tmp_path / "draft.md" and window.manuscript.lock is None
+    assert "could not be locked (" in window.file_notice.message.text()
+    assert "Input/output error" in window.file_notice.message.text()
+
+
+def test_taking_over_a_lock_that_cannot_be_written_opens_unprotected(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, other_instance, monkeypatch
+) -> None:
+    failing_lock(monkeypatch, only_take_over=True)
+    prompts.answer("locked", LockChoice.TAKE_OVER)
+    assert window.open_file(story)
+    assert not window.manuscript.read_only and window.manuscript.lock is None
+    assert "could not be locked (" in window.file_notice.message.text()
+    assert read_owner(lock_path(story)).pid == other_instance.pid  # theirs, untouched
 
 
 # -- changed on disk -------------------------------------------------------------------------
@@ -299,6 +336,49 @@ def test_discard_keeps_a_copy_and_decide_later_keeps_the_journal(
     assert left.entry.text in (STORY + "One.", "Other.")
     left.release()
     assert window.editor.toPlainText() == ""
+
+
+def test_a_discard_that_fails_is_reported_and_keeps_the_text(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, monkeypatch
+) -> None:
+    orphan_file = leave_orphan(story, STORY + "One.")
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None
+
+    def read_only_folder(self: Path, target: Path) -> Path:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "replace", read_only_folder)
+    dialog.discard_button.click()
+    assert prompts.asked == ["problem"]
+    assert "could not be discarded" in prompts.messages[-1]
+    assert "Permission denied" in prompts.messages[-1]
+    assert dialog.list.count() == 1  # still there to recover or save
+    assert orphan_file.read_text()  # nothing lost
+    monkeypatch.undo()
+    dialog.discard_button.click()  # the folder is writable again
+    assert dialog.list.count() == 0
+
+
+def test_a_recovery_copy_that_cannot_be_removed_is_mentioned(
+    window: MainWindow, story: Path, monkeypatch
+) -> None:
+    orphan_file = leave_orphan(story, STORY + "Recovered.")
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None
+
+    unlink = Path.unlink
+
+    def stuck(self: Path, missing_ok: bool = False) -> None:
+        if self == orphan_file:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", stuck)
+    dialog.recover_button.click()
+    assert window.editor.toPlainText() == STORY + "Recovered."  # recovered all the same
+    assert dialog.list.count() == 0
+    assert "could not be removed" in window.file_notice.message.text()
 
 
 def test_save_as_from_the_recovery_dialog(

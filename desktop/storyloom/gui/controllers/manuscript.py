@@ -199,21 +199,27 @@ class ManuscriptController(QObject):
     def _lock_for(self, path: Path) -> tuple[DocumentLock | None, bool] | None:
         """(lock, read-only) for opening `path`; None when the writer cancels."""
         try:
-            lock = DocumentLock.acquire(path)
+            lock = self._acquire_lock(path)
         except LockedByOther as held:
             choice = self.prompts.locked(path, held.owner)
             if choice is LockChoice.READ_ONLY:
                 return None, True
             if choice is LockChoice.CANCEL:
                 return None
-            lock = DocumentLock.acquire(path, take_over=True)
-        except OSError as exc:  # an odd file system: open it, unprotected, and say so
-            log.warning("cannot lock %s: %s", path, exc)
-            self.notice.emit("warning", f"“{path.name}” could not be locked ({exc}).")
-            return None, False
+            lock = self._acquire_lock(path, take_over=True)
         if lock is not None and lock.replaced is not None and not lock.replaced.is_this_process:
             self.status.emit(f"Took over the lock left by {lock.replaced.describe()}")
         return lock, False
+
+    def _acquire_lock(self, path: Path, *, take_over: bool = False) -> DocumentLock | None:
+        """Lock `path` (raises LockedByOther). Where the lock file cannot be written (an odd
+        file system, an I/O error), the manuscript goes on unprotected, and the writer is told."""
+        try:
+            return DocumentLock.acquire(path, take_over=take_over)
+        except OSError as exc:
+            log.warning("cannot lock %s: %s", path, exc)
+            self.notice.emit("warning", f"“{path.name}” could not be locked ({exc}).")
+            return None
 
     def _install(
         self,
@@ -272,7 +278,7 @@ class ManuscriptController(QObject):
         if self._same_file(target) and not self.read_only:
             return self.save()
         try:
-            lock = DocumentLock.acquire(target)
+            lock = self._acquire_lock(target)
         except LockedByOther as held:
             self.prompts.problem("Cannot save", str(held))
             return False
@@ -430,7 +436,7 @@ class ManuscriptController(QObject):
         replace_text(self.editor, entry.text, entry.pending)
         self.keeper.write_now()
         self.keeper.wait()  # this window's journal holds it now...
-        orphan.forget()  # ...so the dead one's can go
+        self._forget(orphan)  # ...so the dead one's can go
         self._done_with(orphan)
         self.status.emit(f"Recovered “{entry.title}”: save it to keep it")
         return True
@@ -449,15 +455,34 @@ class ManuscriptController(QObject):
         except SaveError as error:
             self.prompts.save_failed(str(error), offer_save_as=False)
             return False
-        orphan.forget()
+        self._forget(orphan)
         self._done_with(orphan)
         self.status.emit(f"Saved the recovered text as “{target.name}”")
         return True
 
     def discard_recovered(self, orphan: Orphan) -> None:
-        kept = orphan.discard()
+        try:
+            kept = orphan.discard()
+        except OSError as exc:
+            self.prompts.problem(
+                "Cannot discard",
+                f"The recovered text could not be discarded ({exc}). It stays in "
+                f"{orphan.file}, and Storyloom offers it again at the next start.",
+            )
+            return
         self._done_with(orphan)
         self.status.emit(f"Discarded; a copy stays at {kept}")
+
+    def _forget(self, orphan: Orphan) -> None:
+        """The orphan's text is safe elsewhere now: remove its journal, or say why not."""
+        try:
+            orphan.forget()
+        except OSError as exc:
+            self.notice.emit(
+                "warning",
+                f"The recovery copy {orphan.file} could not be removed ({exc}); Storyloom may "
+                "offer it again at the next start.",
+            )
 
     def _done_with(self, orphan: Orphan) -> None:
         if self.recovery_dialog is not None and orphan in self.recovery_dialog.orphans:
