@@ -288,6 +288,51 @@ def test_closing_with_unsaved_changes_asks(
     assert prompts.asked == ["unsaved_changes", "unsaved_changes"]
 
 
+def stream(window: MainWindow, text: str) -> None:
+    """A continuation streaming in at the end of the story, as the controller writes it."""
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    window.editor.begin_pending()
+    for word in text.split(" "):
+        window.editor.append_pending(word + " ")
+
+
+def test_a_pending_continuation_is_not_an_unsaved_change(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path
+) -> None:
+    """Only the writer's text counts: streaming after a save, or rejecting a continuation that
+    was pending when the story was saved, leave it as the file has it."""
+    window.open_file(story)
+    stream(window, "She climbed the stairs.")
+    assert not window.isWindowModified() and not window.manuscript.modified
+    window.reject()
+    assert not window.isWindowModified()
+    stream(window, "She waited.")
+    assert window.manuscript.save()  # saved while pending: the file has the writer's text...
+    window.editor.append_pending("More.")  # ...and the stream goes on
+    assert not window.isWindowModified()
+    window.reject()
+    assert not window.isWindowModified()
+    assert window.manuscript.confirm_discard()
+    assert prompts.asked == []  # no needless "Save changes?"
+
+
+def test_the_writers_edits_next_to_a_pending_continuation_are_unsaved_changes(
+    window: MainWindow, story: Path
+) -> None:
+    window.open_file(story)
+    stream(window, "She waited.")
+    assert window.manuscript.save()
+    window.editor.moveCursor(QTextCursor.MoveOperation.Start)
+    window.editor.insertPlainText("Prologue. ")  # the writer, while it is pending
+    assert window.isWindowModified()
+    window.reject()
+    assert window.isWindowModified()
+    assert window.manuscript.save()
+    stream(window, "She left.")
+    window.accept()  # an accepted continuation is the writer's text
+    assert window.isWindowModified() and window.manuscript.modified
+
+
 def test_dont_save_closes_and_leaves_the_file(
     window: MainWindow, prompts: ScriptedPrompts, story: Path, qtbot
 ) -> None:

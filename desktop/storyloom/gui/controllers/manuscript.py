@@ -82,6 +82,11 @@ class ManuscriptController(QObject):
         self._lock: DocumentLock | None = None
         self._fingerprint: Fingerprint | None = None
         self._loading = False  # the editor changes because a file is loaded, not by writing
+        # The writer's text as the file has it (None: not known to be what the file has), and
+        # whether `modified` must compare the text with it: a pending continuation sets the
+        # document's modified flag without being the writer's text.
+        self._clean_text: str | None = ""
+        self._compare_text = False
         self._asking_about_disk = False
         # The version on disk the writer closed the question about without deciding: closing it
         # gives the window the focus back, which must not ask again at once (saving still asks).
@@ -103,20 +108,42 @@ class ManuscriptController(QObject):
 
     @property
     def modified(self) -> bool:
-        return self.editor.document().isModified()
+        """Whether the writer's text differs from the file (a pending continuation does not
+        count: it is never saved)."""
+        if not self.editor.document().isModified():
+            return False
+        if not self._compare_text or self._clean_text is None:
+            return True
+        return editor_snapshot(self.editor)[0] != self._clean_text
 
     @property
     def lock(self) -> DocumentLock | None:
         return self._lock
 
     def _contents_changed(self) -> None:
-        if not self._loading and not self.read_only:
+        if self._loading:
+            return
+        if not self.read_only:
             self.keeper.note_change()
+        if self._compare_text and not self.editor.changing_pending:
+            # The writer's own edit: the document's modified flag says it all from here on,
+            # and the title must show it (the flag itself may have been set already).
+            self._compare_text = False
+            self.stateChanged.emit()
 
     def _pending_changed(self, pending: bool) -> None:
-        # A continuation was accepted (or rejected): journal it now, not after the usual pause.
-        if not pending and not self._loading and not self.read_only:
+        if pending:
+            self._compare_text = True
+        elif not self._loading and not self.read_only:
+            # A continuation was accepted (or rejected): journal it now, not after the pause.
             self.keeper.write_now()
+        self.stateChanged.emit()  # the unsaved mark: it depends on what is pending
+
+    def _mark_saved(self, text: str) -> None:
+        """The file on disk now holds `text`, the writer's text in the editor."""
+        self._clean_text = text
+        self._compare_text = self.editor.has_pending()
+        self.editor.document().setModified(False)
 
     def _journal_entry(self, changed_at: float) -> JournalEntry:
         text, pending = editor_snapshot(self.editor)
@@ -237,7 +264,7 @@ class ManuscriptController(QObject):
         self._loading = True
         try:
             self.editor.setPlainText(text)
-            self.editor.document().setModified(False)
+            self._mark_saved(text)
         finally:
             self._loading = False
         self.editor.setReadOnly(read_only)
@@ -315,7 +342,7 @@ class ManuscriptController(QObject):
         except OSError:
             self._fingerprint = None
         self.format = self.format.saved_as_utf8()
-        self.editor.document().setModified(False)
+        self._mark_saved(text)
         self._missing_noted = False
         if pending is not None:
             self.keeper.write_now()  # the pending continuation is still only in the journal
@@ -375,7 +402,8 @@ class ManuscriptController(QObject):
             self._reload(theirs.text, theirs.format, state, mine)
         elif choice is DiskChoice.KEEP_MINE:
             self._fingerprint = state.fingerprint  # the writer has seen this version
-            self.editor.document().setModified(True)  # the editor differs from the file now
+            self._clean_text = None  # the editor differs from the file now
+            self.editor.document().setModified(True)
         elif state.fingerprint is not None:
             self._dismissed_on_disk = state.fingerprint.sha256
         return choice
@@ -390,7 +418,7 @@ class ManuscriptController(QObject):
         self._loading = True
         try:
             replace_text(self.editor, text)  # one undo step brings the writer's text back
-            self.editor.document().setModified(False)
+            self._mark_saved(text)
         finally:
             self._loading = False
         self.format, self._fingerprint = text_format, state.fingerprint

@@ -48,6 +48,9 @@ Editing rules while a continuation is pending:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from PySide6.QtCore import QEvent, QMimeData, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QColor,
@@ -95,6 +98,7 @@ class StoryEditor(QPlainTextEdit):
         self._end: QTextCursor | None = None
         self._needs_joiner = False
         self._undo_mark: tuple[int, int] | None = None
+        self._span_edits = 0  # > 0 while this editor changes the pending span's text itself
 
     def set_writing_font(self, family: str, point_size: float) -> None:
         """The story's font; an empty `family` means the built-in book serifs."""
@@ -109,6 +113,13 @@ class StoryEditor(QPlainTextEdit):
     def has_pending(self) -> bool:
         """Whether a continuation is pending (begun and neither accepted nor rejected)."""
         return self._start is not None
+
+    @property
+    def changing_pending(self) -> bool:
+        """Whether the document changes right now because this editor streams text into the
+        pending span or takes it out (for listeners of the document's change signals, which
+        cannot tell such a change from the writer's)."""
+        return self._span_edits > 0
 
     def pending_range(self) -> tuple[int, int]:
         """Document positions (start, end) of the pending span, joiner included."""
@@ -193,16 +204,20 @@ class StoryEditor(QPlainTextEdit):
 
         cursor = QTextCursor(self.document())
         cursor.setPosition(end_pos)
-        if self._history_is_ours():
-            cursor.joinPreviousEditBlock()
-        else:
-            cursor.beginEditBlock()
-        cursor.insertText(text, self.pending_format())
-        cursor.endEditBlock()
+        # For this insert only, the span grows over the new text as it goes in, so that it is
+        # right already for whoever the document's change signals call.
+        start.setKeepPositionOnInsert(True)
+        end.setKeepPositionOnInsert(False)
+        with self._editing_span():
+            if self._history_is_ours():
+                cursor.joinPreviousEditBlock()
+            else:
+                cursor.beginEditBlock()
+            cursor.insertText(text, self.pending_format())
+            cursor.endEditBlock()
+        start.setKeepPositionOnInsert(False)
+        end.setKeepPositionOnInsert(True)
         self._undo_mark = self._history_state()
-        end.setPosition(cursor.position())
-        if start_pos == end_pos:
-            start.setPosition(start_pos)  # an insert at a cursor's position pushes it along
 
         if end_pos in (writer_anchor, writer_pos):
             # Qt pushed the writer's cursor along with the insert; put that end of it back.
@@ -399,12 +414,21 @@ class StoryEditor(QPlainTextEdit):
     def _retract(self) -> None:
         """Take the span's text out of the document, leaving as little undo history as possible."""
         document = self.document()
-        if self._history_is_ours():
-            document.undo()
-            document.clearUndoRedoStacks(QTextDocument.Stacks.RedoStack)
-        span = self._span_cursor()
-        if span.hasSelection():  # streamed before an edit elsewhere: its step is not on top
-            span.removeSelectedText()
+        with self._editing_span():
+            if self._history_is_ours():
+                document.undo()
+                document.clearUndoRedoStacks(QTextDocument.Stacks.RedoStack)
+            span = self._span_cursor()
+            if span.hasSelection():  # streamed before an edit elsewhere: its step is not on top
+                span.removeSelectedText()
+
+    @contextlib.contextmanager
+    def _editing_span(self) -> Iterator[None]:
+        self._span_edits += 1
+        try:
+            yield
+        finally:
+            self._span_edits -= 1
 
     def _forget_span(self) -> None:
         self._start = self._end = None
