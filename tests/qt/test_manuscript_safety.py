@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 
@@ -218,24 +218,72 @@ def journal_entry(window: MainWindow) -> JournalEntry:
     return JournalEntry.from_bytes(window.manuscript.keeper.journal.file.read_bytes())
 
 
+class ManualTimer(QObject):
+    """Stands in for the journal keeper's QTimers: the test says when their time is up."""
+
+    timeout = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.interval = 0
+        self.active = False
+        self.starts = 0
+
+    def setSingleShot(self, single: bool) -> None:
+        assert single
+
+    def setInterval(self, interval_ms: int) -> None:
+        self.interval = interval_ms
+
+    def isActive(self) -> bool:
+        return self.active
+
+    def start(self) -> None:
+        self.active = True
+        self.starts += 1
+
+    def stop(self) -> None:
+        self.active = False
+
+    def elapse(self) -> None:
+        assert self.active, "a timer that was not started cannot run out"
+        self.active = False
+        self.timeout.emit()
+
+
 def test_typing_is_journaled_within_the_limit_even_without_a_pause(
-    window: MainWindow, story: Path, qtbot
+    qtbot, prompts: ScriptedPrompts, story: Path, monkeypatch
 ) -> None:
+    timers: list[ManualTimer] = []
+    monkeypatch.setattr(
+        autosave, "QTimer", lambda parent: timers.append(ManualTimer(parent)) or timers[-1]
+    )
+    window = MainWindow()
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)  # as the window fixture
+    qtbot.addWidget(window)
+    window.manuscript.prompts = prompts
+    by_interval = {timer.interval: timer for timer in timers}
+    idle, limit = by_interval[autosave.IDLE_MS], by_interval[autosave.MAX_LAG_MS]
+    assert autosave.IDLE_MS < autosave.MAX_LAG_MS < 2000  # the promise: within two seconds
     window.open_file(story)
     journal = window.manuscript.keeper.journal.file
-    assert not journal.exists()  # nothing to keep until the first change
+    assert not journal.exists() and not limit.active  # nothing to keep until the first change
     window.editor.moveCursor(QTextCursor.MoveOperation.End)
-    started = time.monotonic()
-    # one keystroke every 100 ms, never pausing long enough for the idle write
-    while not journal.exists():
+    idle_starts = idle.starts
+    for _ in range(30):  # typing on, never pausing as long as the idle write waits
         QTest.keyClicks(window.editor, "a")
-        qtbot.wait(100)
-        assert time.monotonic() - started < autosave.MAX_LAG_MS / 1000 + 0.5
+        assert idle.active and limit.active
+    assert idle.starts == idle_starts + 30  # each keystroke puts the idle write off...
+    assert limit.starts == 1  # ...but never the limit, counted from the first one
+    assert not journal.exists()
+    limit.elapse()
     entry = journal_entry(window)
     assert entry.path == story
-    assert entry.text.startswith(STORY + "a")
+    assert entry.text == STORY + "a" * 30
+    assert not idle.active  # written: nothing waits any more
     QTest.keyClicks(window.editor, " end")
-    qtbot.waitUntil(lambda: journal_entry(window).text.endswith(" end"), timeout=2000)
+    idle.elapse()  # the writer pauses
+    assert journal_entry(window).text == STORY + "a" * 30 + " end"
 
 
 def test_an_accepted_continuation_is_journaled_at_once(window: MainWindow, story: Path) -> None:
