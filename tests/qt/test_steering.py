@@ -488,12 +488,16 @@ def put_cursor(window: MainWindow, index: int) -> None:
     window.editor.setTextCursor(cursor)
 
 
+def in_the_middle_of_the_emoji_story(window: MainWindow, server: FakeOllama) -> None:
+    server.set_script(Script(tagged_reply("Plan.", "She tied the boat.")))
+    window.editor.setPlainText(EMOJI_STORY)
+    put_cursor(window, MIDDLE)
+
+
 def test_the_prompt_ends_at_the_cursor_after_emoji(
     window: MainWindow, fake_ollama: FakeOllama, run_async
 ) -> None:
-    fake_ollama.set_script(Script(tagged_reply("Plan.", "She tied the boat.")))
-    window.editor.setPlainText(EMOJI_STORY)
-    put_cursor(window, MIDDLE)
+    in_the_middle_of_the_emoji_story(window, fake_ollama)
     run_async(lambda: written(window))
     assert sent_prompts(fake_ollama) == [render_chatml(continuation_messages(EMOJI_STORY[:MIDDLE]))]
 
@@ -501,9 +505,7 @@ def test_the_prompt_ends_at_the_cursor_after_emoji(
 def test_a_spot_after_emoji_is_anchored_and_followed_where_it_is(
     window: MainWindow, fake_ollama: FakeOllama, run_async
 ) -> None:
-    fake_ollama.set_script(Script(tagged_reply("Plan.", "She tied the boat.")))
-    window.editor.setPlainText(EMOJI_STORY)
-    put_cursor(window, MIDDLE)
+    in_the_middle_of_the_emoji_story(window, fake_ollama)
 
     async def scenario() -> None:
         await written(window)
