@@ -170,3 +170,41 @@ def test_stop_keeps_the_words_the_backend_was_holding_back(qapp, run_async) -> N
     assert controller.phase is Phase.STOPPED
     assert controller.state.answer == "She turned"
     assert "".join(seen["answer"]) == "She turned"
+
+
+def test_cancel_drops_what_was_not_shown_and_closes_the_stream(qapp, run_async) -> None:
+    """The pending text went away (the story was replaced): nothing more may be emitted, not
+    the batched deltas, not the held-back words."""
+    shown = asyncio.Event()
+    closed = asyncio.Event()
+
+    class Holding:
+        async def continue_story(self, request):
+            try:
+                yield AnswerDelta("She")
+                await shown.wait()
+                yield AnswerDelta(" turned")  # batched: not emitted yet when cancelled
+                yield AnswerHeld(" away")
+                await asyncio.sleep(60)
+            finally:
+                closed.set()
+
+    controller = ContinuationController(Holding())
+    seen = collect(controller)
+
+    async def scenario() -> None:
+        controller.start(REQUEST)
+        await until(lambda: seen["answer"] == ["She"])
+        shown.set()
+        await until(lambda: controller.state.held == " away")
+        controller.cancel()
+        await controller.wait()
+        await asyncio.wait_for(closed.wait(), 5)
+        await asyncio.sleep(0.05)  # several flush intervals
+
+    run_async(scenario)
+    assert controller.phase is Phase.STOPPED
+    assert seen["phases"][-1] is Phase.STOPPED
+    assert seen["answer"] == ["She"]
+    assert controller.state.answer == "She"  # as far as it was shown: the take keeps that
+    assert controller.state.held == ""

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from storyloom.core.document_lock import LockOwner
 from storyloom.core.text_files import FileProblem, ProblemKind
@@ -119,3 +120,18 @@ def test_file_dialogs_cancelled_give_no_path(
     assert prompts.open_path(tmp_path) is None
     assert prompts.save_path(tmp_path / "Untitled.md") is None
     assert no_modal_dialogs == ["Open Manuscript", "Save Manuscript As"]
+
+
+def test_no_dialog_outlives_its_question(
+    prompts: FilePrompts, clicks, no_modal_dialogs: list[str], tmp_path: Path
+) -> None:
+    """Each question builds its dialog on the window: once answered, it must go (a long
+    session asks hundreds of them)."""
+    clicks.extend(["Compare…", "Reload", "Save"])
+    prompts.changed_on_disk(Path("story.md"), "Mine.\n", "Theirs.\n")
+    assert prompts.unsaved_changes("story.md") is UnsavedChoice.SAVE  # answered, then deleted
+    prompts.problem("Cannot open", "Gone.")
+    prompts.open_path(tmp_path)
+    prompts.save_path(tmp_path / "Untitled.md")
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert prompts.parent.findChildren(QDialog) == []

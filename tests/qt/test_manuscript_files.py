@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from storyloom.core import atomic_save, text_files
@@ -78,6 +80,26 @@ def test_save_writes_the_text_without_the_pending_continuation(
     assert entry.pending.position == len("Prologue. " + STORY)
 
 
+def test_a_shift_enter_line_break_is_saved_and_journaled_as_a_newline(
+    window: MainWindow, story: Path
+) -> None:
+    """Qt keeps Shift+Enter as U+2028 (LINE SEPARATOR): it must not reach the file."""
+    window.open_file(story)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    QTest.keyClicks(window.editor, "One")
+    QTest.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClicks(window.editor, "two.")
+    assert "\u2028" in window.editor.document().toRawText()
+    window.manuscript.keeper.write_now()
+    window.manuscript.keeper.wait()
+    entry = JournalEntry.from_bytes(window.manuscript.keeper.journal.file.read_bytes())
+    assert entry.text == STORY + "One\ntwo."
+    assert window.manuscript.save()
+    assert story.read_bytes() == (STORY + "One\ntwo.").replace("\n", "\r\n").encode()
+    assert window.open_file(story)  # and back: the same text
+    assert window.editor.toPlainText() == STORY + "One\ntwo."
+
+
 def test_save_as_for_a_new_manuscript(
     window: MainWindow, prompts: ScriptedPrompts, tmp_path: Path, qtbot
 ) -> None:
@@ -122,6 +144,20 @@ def test_a_latin1_book_opens_with_a_notice_and_saves_as_utf8(
     assert saved.decode("utf-8").endswith("Fin.")
     assert saved.count(b"\r\n") == (gutenberg_dir / "1661.txt").read_bytes().count(b"\r\n")
     assert window.manuscript.format.encoding == "utf-8"
+
+
+def test_a_stray_byte_in_a_utf8_manuscript_is_a_warning_and_saving_mends_it(
+    window: MainWindow, tmp_path: Path
+) -> None:
+    story = tmp_path / "story.md"
+    story.write_bytes("“Déjà,” she said.\n".encode() + b"Caf\xe9.\n")
+    assert window.open_file(story)
+    assert window.editor.toPlainText() == "“Déjà,” she said.\nCafé.\n"
+    assert window.file_notice.property("level") == "warning"
+    assert "except for 1 byte on line 2" in window.file_notice.message.text()
+    type_at_end(window, "Fin.")
+    assert window.manuscript.save()
+    assert story.read_bytes() == "“Déjà,” she said.\nCafé.\nFin.".encode()
 
 
 def test_utf16_and_bom_files_round_trip(window: MainWindow, tmp_path: Path) -> None:
@@ -250,6 +286,51 @@ def test_closing_with_unsaved_changes_asks(
     assert not journal.file.exists()  # closed on purpose: nothing to recover
     assert not (story.parent / ".story.md.storyloom-lock").exists()
     assert prompts.asked == ["unsaved_changes", "unsaved_changes"]
+
+
+def stream(window: MainWindow, text: str) -> None:
+    """A continuation streaming in at the end of the story, as the controller writes it."""
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    window.editor.begin_pending()
+    for word in text.split(" "):
+        window.editor.append_pending(word + " ")
+
+
+def test_a_pending_continuation_is_not_an_unsaved_change(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path
+) -> None:
+    """Only the writer's text counts: streaming after a save, or rejecting a continuation that
+    was pending when the story was saved, leave it as the file has it."""
+    window.open_file(story)
+    stream(window, "She climbed the stairs.")
+    assert not window.isWindowModified() and not window.manuscript.modified
+    window.reject()
+    assert not window.isWindowModified()
+    stream(window, "She waited.")
+    assert window.manuscript.save()  # saved while pending: the file has the writer's text...
+    window.editor.append_pending("More.")  # ...and the stream goes on
+    assert not window.isWindowModified()
+    window.reject()
+    assert not window.isWindowModified()
+    assert window.manuscript.confirm_discard()
+    assert prompts.asked == []  # no needless "Save changes?"
+
+
+def test_the_writers_edits_next_to_a_pending_continuation_are_unsaved_changes(
+    window: MainWindow, story: Path
+) -> None:
+    window.open_file(story)
+    stream(window, "She waited.")
+    assert window.manuscript.save()
+    window.editor.moveCursor(QTextCursor.MoveOperation.Start)
+    window.editor.insertPlainText("Prologue. ")  # the writer, while it is pending
+    assert window.isWindowModified()
+    window.reject()
+    assert window.isWindowModified()
+    assert window.manuscript.save()
+    stream(window, "She left.")
+    window.accept()  # an accepted continuation is the writer's text
+    assert window.isWindowModified() and window.manuscript.modified
 
 
 def test_dont_save_closes_and_leaves_the_file(

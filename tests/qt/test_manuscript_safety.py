@@ -3,6 +3,7 @@ prompt when another program changes the file, the recovery journal and its dialo
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -10,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 
 from storyloom.core.backups import list_backups
-from storyloom.core.document_lock import LockOwner, lock_path, read_owner
+from storyloom.core.document_lock import DocumentLock, LockOwner, lock_path, read_owner
 from storyloom.core.journal import JournalEntry, PendingText, find_orphans, recovery_dir
 from storyloom.core.process_locks import this_host
 from storyloom.core.text_files import TextFormat
@@ -89,6 +90,42 @@ def test_a_stale_lock_is_taken_over_without_asking(
     assert read_owner(lock_path(story)).pid == os.getpid()
 
 
+def failing_lock(monkeypatch, *, only_take_over: bool = False) -> None:
+    """Lock files that cannot be written for a reason other than permissions (an I/O error)."""
+    acquire = DocumentLock.acquire
+
+    def broken(cls, manuscript: Path, *, take_over: bool = False):
+        if take_over or not only_take_over:
+            raise OSError(errno.EIO, "Input/output error", str(lock_path(manuscript)))
+        return acquire(manuscript, take_over=take_over)
+
+    monkeypatch.setattr(DocumentLock, "acquire", classmethod(broken))
+
+
+def test_save_as_where_no_lock_can_be_made_saves_and_says_so(
+    window: MainWindow, prompts: ScriptedPrompts, tmp_path: Path, monkeypatch
+) -> None:
+    failing_lock(monkeypatch)
+    window.editor.insertPlainText("A draft.")
+    prompts.answer("save_path", tmp_path / "draft.md")
+    assert window.manuscript.save_as()
+    assert (tmp_path / "draft.md").read_text() == "A draft."
+    assert window.manuscript.path == tmp_path / "draft.md" and window.manuscript.lock is None
+    assert "could not be locked (" in window.file_notice.message.text()
+    assert "Input/output error" in window.file_notice.message.text()
+
+
+def test_taking_over_a_lock_that_cannot_be_written_opens_unprotected(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, other_instance, monkeypatch
+) -> None:
+    failing_lock(monkeypatch, only_take_over=True)
+    prompts.answer("locked", LockChoice.TAKE_OVER)
+    assert window.open_file(story)
+    assert not window.manuscript.read_only and window.manuscript.lock is None
+    assert "could not be locked (" in window.file_notice.message.text()
+    assert read_owner(lock_path(story)).pid == other_instance.pid  # theirs, untouched
+
+
 # -- changed on disk -------------------------------------------------------------------------
 
 
@@ -123,6 +160,25 @@ def test_focus_notices_a_change_and_reload_keeps_the_writers_version(
     assert window.editor.toPlainText() == STORY + "Mine."
     focus(window)
     assert prompts.asked == ["changed_on_disk"]  # not asked again
+
+
+def test_a_dismissed_change_is_not_asked_about_again_on_focus_but_before_saving(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, monkeypatch
+) -> None:
+    """Closing the question gives the window the focus back: that must not ask again."""
+    monkeypatch.setattr(MainWindow, "isActiveWindow", lambda self: True)
+    window.open_file(story)
+    window.editor.insertPlainText("Mine. ")
+    change_on_disk(story, "Theirs.\n")
+    focus(window)  # dismissed (Cancel): nothing decided
+    focus(window)  # the activation that closing the dialog brings
+    assert prompts.asked == ["changed_on_disk"]
+    assert not window.manuscript.save()  # saving still asks: it would replace their version
+    assert prompts.asked == ["changed_on_disk", "changed_on_disk"]
+    assert story.read_text() == "Theirs.\n"
+    change_on_disk(story, "Theirs, again.\n")  # another version: worth a question
+    focus(window)
+    assert prompts.asked == ["changed_on_disk"] * 3
 
 
 def test_save_never_overwrites_a_change_made_elsewhere_silently(
@@ -162,24 +218,72 @@ def journal_entry(window: MainWindow) -> JournalEntry:
     return JournalEntry.from_bytes(window.manuscript.keeper.journal.file.read_bytes())
 
 
+class ManualTimer(QObject):
+    """Stands in for the journal keeper's QTimers: the test says when their time is up."""
+
+    timeout = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.interval = 0
+        self.active = False
+        self.starts = 0
+
+    def setSingleShot(self, single: bool) -> None:
+        assert single
+
+    def setInterval(self, interval_ms: int) -> None:
+        self.interval = interval_ms
+
+    def isActive(self) -> bool:
+        return self.active
+
+    def start(self) -> None:
+        self.active = True
+        self.starts += 1
+
+    def stop(self) -> None:
+        self.active = False
+
+    def elapse(self) -> None:
+        assert self.active, "a timer that was not started cannot run out"
+        self.active = False
+        self.timeout.emit()
+
+
 def test_typing_is_journaled_within_the_limit_even_without_a_pause(
-    window: MainWindow, story: Path, qtbot
+    qtbot, prompts: ScriptedPrompts, story: Path, monkeypatch
 ) -> None:
+    timers: list[ManualTimer] = []
+    monkeypatch.setattr(
+        autosave, "QTimer", lambda parent: timers.append(ManualTimer(parent)) or timers[-1]
+    )
+    window = MainWindow()
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)  # as the window fixture
+    qtbot.addWidget(window)
+    window.manuscript.prompts = prompts
+    by_interval = {timer.interval: timer for timer in timers}
+    idle, limit = by_interval[autosave.IDLE_MS], by_interval[autosave.MAX_LAG_MS]
+    assert autosave.IDLE_MS < autosave.MAX_LAG_MS < 2000  # the promise: within two seconds
     window.open_file(story)
     journal = window.manuscript.keeper.journal.file
-    assert not journal.exists()  # nothing to keep until the first change
+    assert not journal.exists() and not limit.active  # nothing to keep until the first change
     window.editor.moveCursor(QTextCursor.MoveOperation.End)
-    started = time.monotonic()
-    # one keystroke every 100 ms, never pausing long enough for the idle write
-    while not journal.exists():
+    idle_starts = idle.starts
+    for _ in range(30):  # typing on, never pausing as long as the idle write waits
         QTest.keyClicks(window.editor, "a")
-        qtbot.wait(100)
-        assert time.monotonic() - started < autosave.MAX_LAG_MS / 1000 + 0.5
+        assert idle.active and limit.active
+    assert idle.starts == idle_starts + 30  # each keystroke puts the idle write off...
+    assert limit.starts == 1  # ...but never the limit, counted from the first one
+    assert not journal.exists()
+    limit.elapse()
     entry = journal_entry(window)
     assert entry.path == story
-    assert entry.text.startswith(STORY + "a")
+    assert entry.text == STORY + "a" * 30
+    assert not idle.active  # written: nothing waits any more
     QTest.keyClicks(window.editor, " end")
-    qtbot.waitUntil(lambda: journal_entry(window).text.endswith(" end"), timeout=2000)
+    idle.elapse()  # the writer pauses
+    assert journal_entry(window).text == STORY + "a" * 30 + " end"
 
 
 def test_an_accepted_continuation_is_journaled_at_once(window: MainWindow, story: Path) -> None:
@@ -280,6 +384,49 @@ def test_discard_keeps_a_copy_and_decide_later_keeps_the_journal(
     assert left.entry.text in (STORY + "One.", "Other.")
     left.release()
     assert window.editor.toPlainText() == ""
+
+
+def test_a_discard_that_fails_is_reported_and_keeps_the_text(
+    window: MainWindow, prompts: ScriptedPrompts, story: Path, monkeypatch
+) -> None:
+    orphan_file = leave_orphan(story, STORY + "One.")
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None
+
+    def read_only_folder(self: Path, target: Path) -> Path:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "replace", read_only_folder)
+    dialog.discard_button.click()
+    assert prompts.asked == ["problem"]
+    assert "could not be discarded" in prompts.messages[-1]
+    assert "Permission denied" in prompts.messages[-1]
+    assert dialog.list.count() == 1  # still there to recover or save
+    assert orphan_file.read_text()  # nothing lost
+    monkeypatch.undo()
+    dialog.discard_button.click()  # the folder is writable again
+    assert dialog.list.count() == 0
+
+
+def test_a_recovery_copy_that_cannot_be_removed_is_mentioned(
+    window: MainWindow, story: Path, monkeypatch
+) -> None:
+    orphan_file = leave_orphan(story, STORY + "Recovered.")
+    dialog = window.manuscript.offer_recovery()
+    assert dialog is not None
+
+    unlink = Path.unlink
+
+    def stuck(self: Path, missing_ok: bool = False) -> None:
+        if self == orphan_file:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", stuck)
+    dialog.recover_button.click()
+    assert window.editor.toPlainText() == STORY + "Recovered."  # recovered all the same
+    assert dialog.list.count() == 0
+    assert "could not be removed" in window.file_notice.message.text()
 
 
 def test_save_as_from_the_recovery_dialog(

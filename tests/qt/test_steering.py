@@ -255,6 +255,36 @@ def test_cycling_while_streaming_keeps_what_arrived_as_a_take(
     assert window.takes.takes[1].answer.startswith("She waited")
 
 
+@pytest.mark.parametrize("choose", ["alt+left", "click"])
+def test_going_back_to_a_take_while_the_model_still_thinks(
+    window: MainWindow, fake_ollama: FakeOllama, run_async, choose: str
+) -> None:
+    """Retry, then back to the first take before any prose came: the stop removes the empty
+    pending span, and the take is shown in its place all the same."""
+    fake_ollama.queue_script(Script(tagged_reply("First plan.", "She tied the boat.")))
+    fake_ollama.queue_script(Script(["<reasoning>", "Slow"], stall_after=2))
+
+    async def scenario() -> None:
+        await written(window)
+        press(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        await until(lambda: window.reasoning.text.toPlainText() == "Slow")
+        assert window.controller.phase is Phase.THINKING
+        if choose == "alt+left":
+            press(window, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+        else:
+            window.reasoning.takeActivated.emit(0)
+        await until(lambda: bool(fake_ollama.disconnects), what="the server to see the disconnect")
+
+    run_async(scenario)
+    assert window.controller.phase is Phase.STOPPED
+    assert window.editor.pending_text() == " She tied the boat."
+    assert window.editor.toPlainText() == STORY + " She tied the boat."
+    assert [t.answer for t in window.takes.takes] == ["She tied the boat."]
+    press(window, Qt.Key.Key_Tab)
+    assert window.editor.toPlainText() == STORY + " She tied the boat."
+    assert window.takes.current.accepted
+
+
 def test_edit_the_plan_then_rewrite_sends_the_exact_prefilled_prompt(
     window: MainWindow, fake_ollama: FakeOllama, run_async
 ) -> None:
@@ -439,3 +469,83 @@ def test_takes_whose_place_was_lost_come_back_when_the_place_does(
     run_async(scenario)
     assert [t.reasoning for t in window.takes.takes] == ["One.", "Two."]
     assert len(window.takes.store.spots) == 1
+
+
+# -- positions in a story with characters outside the BMP ----------------------------------------
+
+# Qt counts positions in UTF-16 code units: each emoji is two, one Python character.
+EMOJI_STORY = "🌊🌊 The sea was loud.\n\nMaren rowed out to it at dusk. The tower waited."
+MIDDLE = EMOJI_STORY.index(" The tower")  # right after "dusk."
+
+
+def qt_position(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-16-le")) // 2
+
+
+def put_cursor(window: MainWindow, index: int) -> None:
+    cursor = window.editor.textCursor()
+    cursor.setPosition(qt_position(window.editor.toPlainText(), index))
+    window.editor.setTextCursor(cursor)
+
+
+def in_the_middle_of_the_emoji_story(window: MainWindow, server: FakeOllama) -> None:
+    server.set_script(Script(tagged_reply("Plan.", "She tied the boat.")))
+    window.editor.setPlainText(EMOJI_STORY)
+    put_cursor(window, MIDDLE)
+
+
+def test_the_prompt_ends_at_the_cursor_after_emoji(
+    window: MainWindow, fake_ollama: FakeOllama, run_async
+) -> None:
+    in_the_middle_of_the_emoji_story(window, fake_ollama)
+    run_async(lambda: written(window))
+    assert sent_prompts(fake_ollama) == [render_chatml(continuation_messages(EMOJI_STORY[:MIDDLE]))]
+
+
+def test_a_spot_after_emoji_is_anchored_and_followed_where_it_is(
+    window: MainWindow, fake_ollama: FakeOllama, run_async
+) -> None:
+    in_the_middle_of_the_emoji_story(window, fake_ollama)
+
+    async def scenario() -> None:
+        await written(window)
+        window.reject()
+
+    run_async(scenario)
+    assert window.takes.spot.anchor == EMOJI_STORY[:MIDDLE]
+    put_cursor(window, MIDDLE - 1)  # inside "dusk.": before the spot, no takes
+    assert window.reasoning.takes_list.count() == 0
+    put_cursor(window, MIDDLE)
+    assert window.reasoning.takes_list.count() == 1
+
+
+def test_takes_saved_while_a_continuation_is_pending_anchor_on_the_writers_text(
+    window: MainWindow, fake_ollama: FakeOllama, run_async, tmp_path: Path
+) -> None:
+    """The pending continuation is never saved, so no anchor may include it: here it sits just
+    before an older spot at the story's end."""
+    fake_ollama.queue_script(Script(tagged_reply("One.", "Gulls cried.")))
+    fake_ollama.queue_script(Script(tagged_reply("Two.", "She tied the boat.")))
+    window.editor.setPlainText(EMOJI_STORY)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    manuscript = tmp_path / "story.md"
+
+    async def scenario() -> None:
+        await written(window)  # a take at the end
+        window.reject()
+        put_cursor(window, MIDDLE)
+        await written(window)  # pending in the middle while the takes are saved
+
+    run_async(scenario)
+    assert window.editor.pending_text() == " She tied the boat."
+    assert window.save_takes(manuscript)
+    anchors = {spot.takes[0].reasoning: spot for spot in load_takes(manuscript).spots}
+    assert (anchors["One."].anchor, anchors["One."].offset) == (EMOJI_STORY, len(EMOJI_STORY))
+    assert (anchors["Two."].anchor, anchors["Two."].offset) == (EMOJI_STORY[:MIDDLE], MIDDLE)
+    # reopened, both spots are where they were
+    window.reject()
+    assert window.load_takes(manuscript)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    assert [t.reasoning for t in window.takes.takes] == ["One."]
+    put_cursor(window, MIDDLE)
+    assert [t.reasoning for t in window.takes.takes] == ["Two."]

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import time
 from pathlib import Path
 
 import ollama
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
 
 from storyloom.core.backend import OllamaBackend
 from storyloom.core.profiles import load_profiles
 from storyloom.core.session import Phase
+from storyloom.gui.dialogs.file_prompts import DiskChoice, UnsavedChoice
 from storyloom.gui.main_window import MainWindow
 
 from fake_ollama import RUNNER_EOF, FakeOllama, Script, straddling_chunks, tagged_reply
 from loop_helpers import until
+from prompt_helpers import ScriptedPrompts
 
 STORY = "The lighthouse had been dark for eleven years.\n\nMaren rowed out to it at dusk."
 REASONING = "Maren is afraid, but she has come too far to turn back."
@@ -224,3 +230,79 @@ def test_edits_elsewhere_while_streaming_do_not_corrupt_the_pending_text(
     run_async(scenario)
     assert window.editor.pending_text() == " " + ANSWER
     assert window.editor.toPlainText() == "Prologue. " + STORY + " " + ANSWER
+
+
+# -- the pending text goes away while the model still writes -------------------------------------
+
+
+def slow_script(server: FakeOllama) -> None:
+    """A reply long enough to still be streaming when the test steps in."""
+    chunks = straddling_chunks(tagged_reply(REASONING, "She waited. " * 100), glue=True)
+    server.set_script(Script(chunks, delay=0.01))
+
+
+def reload_from_disk(window: MainWindow, prompts: ScriptedPrompts, story: Path) -> None:
+    story.write_text("Rewritten in another editor.\n")
+    os.utime(story, ns=(time.time_ns(), time.time_ns() + 5_000_000))
+    prompts.answer("changed_on_disk", DiskChoice.RELOAD)
+    window.manuscript.check_disk()
+
+
+def open_another(window: MainWindow, prompts: ScriptedPrompts, story: Path) -> None:
+    other = story.with_name("other.md")
+    other.write_text("Another story.\n")
+    assert window.open_file(other)
+
+
+def new_story(window: MainWindow, prompts: ScriptedPrompts, story: Path) -> None:
+    assert window.manuscript.new()
+
+
+@pytest.mark.parametrize("replace", [reload_from_disk, open_another, new_story])
+def test_replacing_the_story_mid_stream_stops_the_continuation(
+    window: MainWindow, fake_ollama: FakeOllama, run_async, tmp_path: Path, replace
+) -> None:
+    prompts = ScriptedPrompts().answer("unsaved_changes", UnsavedChoice.DISCARD)
+    window.manuscript.prompts = prompts
+    story = tmp_path / "story.md"
+    story.write_text(STORY)
+    assert window.open_file(story)
+    window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    slow_script(fake_ollama)
+
+    async def scenario() -> None:
+        window.continue_story()
+        await until(lambda: len(window.editor.pending_text()) > 20)
+        replace(window, prompts, story)
+        await until(lambda: bool(fake_ollama.disconnects), what="the server to see the disconnect")
+        await asyncio.sleep(0.1)  # a dozen flush intervals: nothing may be appended any more
+
+    run_async(scenario)
+    assert window.controller.phase is Phase.STOPPED
+    assert "Stopped" in window.phase_label.text()
+    assert not window.editor.has_pending()
+    assert "She waited" not in window.editor.toPlainText()
+
+
+def test_typing_inside_a_streaming_continuation_accepts_it_and_stops_the_stream(
+    window: MainWindow, fake_ollama: FakeOllama, run_async
+) -> None:
+    slow_script(fake_ollama)
+
+    async def scenario() -> None:
+        window.continue_story()
+        await until(lambda: len(window.editor.pending_text()) > 20)
+        cursor = window.editor.textCursor()
+        cursor.setPosition(len(STORY) + len(" She waited."))
+        window.editor.setTextCursor(cursor)
+        QTest.keyClicks(window.editor, "!")  # into the continuation, as it streams
+        await until(lambda: bool(fake_ollama.disconnects), what="the server to see the disconnect")
+        await asyncio.sleep(0.1)
+
+    run_async(scenario)
+    assert window.controller.phase is Phase.STOPPED
+    assert not window.editor.has_pending()
+    text = window.editor.toPlainText()
+    assert text.startswith(STORY + " She waited.! She waited.")
+    assert window.takes.current is not None and window.takes.current.accepted
+    assert window.takes.current.answer == text[len(STORY) + 1 :].replace("!", "", 1)

@@ -237,8 +237,8 @@ class OllamaBackend:
                         yield event
                     if reader.reached:
                         break  # leaving closes the stream: Ollama stops generating
-                    if reader.held != held:
-                        held = reader.held
+                    if (now := reader.held) != held:
+                        held = now
                         yield AnswerHeld(held)
         except _Overflow:
             raise

@@ -10,6 +10,7 @@ undecided "." or "Mr."), so the writer never sees text appear and then vanish.
 
 from __future__ import annotations
 
+import copy
 import enum
 
 from storyloom.core.sentences import Sentence, SentenceScanner
@@ -64,6 +65,17 @@ class LengthLimiter:
         if self._scanner is None or self.reached:
             return ""
         return self._scanner.text[self._released :]
+
+    def ending(self, more: str = "") -> str:
+        """What `feed(more)` and then `close()` would return, leaving this limiter as it is:
+        the rest of the answer as if it ended after `more` (what a stop keeps)."""
+        if self._scanner is None:
+            return more
+        if self.reached:
+            return ""
+        ahead = copy.copy(self)
+        ahead._scanner = copy.copy(self._scanner)  # its fields are immutable: a cheap copy
+        return ahead.feed(more) + ahead.close()
 
     def feed(self, text: str) -> str:
         if self._scanner is None:

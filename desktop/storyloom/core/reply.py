@@ -46,10 +46,9 @@ class ReplyReader:
 
     @property
     def held(self) -> str:
-        """Answer text received but not yet given out, less what the end would trim."""
-        if self.reached:
-            return ""
-        return self._limit.held + self._echo.held
+        """Answer text received but not yet given out, as `close()` would give it out now: less
+        the echo it would trim, cut where the length would cut it."""
+        return self._limit.ending(self._echo.held)
 
     @property
     def malformations(self) -> tuple[Malformation, ...]:

@@ -5,6 +5,14 @@ with a BOM (Windows Notepad's "Unicode"), and old 8-bit files, read as Windows-1
 byte is undefined there, Latin-1 — with a notice, because that is a guess. Writing is always
 UTF-8 in the file's own line endings, so a manuscript that was UTF-8 comes back byte for byte.
 
+One stray byte must not decide how a whole manuscript is read. A UTF-8 file with a few bytes
+that are not UTF-8 (a passage pasted from an old program, a character cut in half) stays UTF-8:
+only those bytes are read as Windows-1252, and a notice says how many and on which lines. Which
+reading wins is a count: Windows-1252 prose almost never forms a valid UTF-8 character by chance
+(that takes an accented capital or "ß" right before a symbol such as a curly quote), while
+reading UTF-8 as Windows-1252 garbles every one of its accented letters and quotes. So a file is
+read as UTF-8 when it has at least as many valid multi-byte UTF-8 characters as stray bytes.
+
 The editor only ever sees "\n": `decode()` normalises line endings and `encode()` restores the
 file's own. A file with mixed line endings is saved with the one it used most (and says so).
 """
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import enum
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +47,10 @@ _ENCODING_NAMES = {
     "latin-1": "Latin-1 (ISO-8859-1)",
 }
 _NEWLINE_NAMES = {"\n": "LF", "\r\n": "CRLF", "\r": "CR"}
+# A byte that is not UTF-8, as the "surrogateescape" error handler leaves it in the text.
+_STRAY_BYTE = re.compile("[\udc80-\udcff]")
+_ASCII_BYTES = bytes(range(0x80))
+_STRAY_LINES_NAMED = 5  # a notice names this many of the lines with stray bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,8 @@ class TextFormat:
     encoding: str = "utf-8"  # as read; a key of _ENCODING_NAMES
     newline: str = "\n"
     mixed_newlines: bool = False  # the file used more than one kind; `newline` is the commonest
+    stray_bytes: int = 0  # bytes of a UTF-8 file that were not UTF-8, read as Windows-1252
+    stray_lines: tuple[int, ...] = ()  # the lines they are on (1 is the first)
 
     @property
     def encoding_name(self) -> str:
@@ -60,6 +75,11 @@ class TextFormat:
     def is_guess(self) -> bool:
         """Read with an 8-bit fallback: the characters may not be what the author typed."""
         return self.encoding in ("cp1252", "latin-1")
+
+    @property
+    def needs_checking(self) -> bool:
+        """Some characters were guessed (the whole file, or its stray bytes): warn."""
+        return self.is_guess or self.stray_bytes > 0
 
     @property
     def writes_bom(self) -> bool:
@@ -76,6 +96,13 @@ class TextFormat:
             )
         elif self.encoding.startswith("utf-16"):
             parts.append(f"“{name}” is {self.encoding_name}. Saving writes UTF-8.")
+        if self.stray_bytes:
+            one = self.stray_bytes == 1
+            parts.append(
+                f"“{name}” is UTF-8 except for {_counted(self.stray_bytes, 'byte')} "
+                f"{_on_lines(self.stray_lines)}; Storyloom read {'it' if one else 'them'} as "
+                "Windows-1252. Check the characters there. Saving writes UTF-8."
+            )
         if self.mixed_newlines:
             parts.append(
                 f"“{name}” mixes line endings; saving uses {self.newline_name} throughout."
@@ -83,7 +110,7 @@ class TextFormat:
         return " ".join(parts) or None
 
     def saved_as_utf8(self) -> TextFormat:
-        """This format after a save: the same line endings, in UTF-8."""
+        """This format after a save: the same line endings, in UTF-8 (stray bytes and all)."""
         encoding = "utf-8-sig" if self.writes_bom else "utf-8"
         return TextFormat(encoding, self.newline)
 
@@ -122,12 +149,13 @@ class FileProblem(Exception):
 def decode(data: bytes, name: str = "the file") -> DecodedText:
     """The text in `data`; raises FileProblem(BINARY) when it is not text."""
     encoding, text = _decode_bytes(data, name)
-    if _looks_binary(text):
-        raise FileProblem(ProblemKind.BINARY, _binary_message(name))
     newline, mixed = _dominant_newline(text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return DecodedText(text, TextFormat(encoding, newline, mixed))
+    text, stray_bytes, stray_lines = _read_stray_bytes(text)
+    if _looks_binary(text):  # as read: stray bytes count as the characters they became
+        raise FileProblem(ProblemKind.BINARY, _binary_message(name))
+    return DecodedText(text, TextFormat(encoding, newline, mixed, stray_bytes, stray_lines))
 
 
 def encode(text: str, text_format: TextFormat) -> bytes:
@@ -183,22 +211,50 @@ def _problem_reading(path: Path, exc: OSError) -> FileProblem:
 
 
 def _decode_bytes(data: bytes, name: str) -> tuple[str, str]:
-    """(encoding, text): BOMs first, then strict UTF-8, then the 8-bit fallbacks."""
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", _strict(data[len(codecs.BOM_UTF8) :], "utf-8", name)
+    """(encoding, text): BOMs first, then UTF-8, then the 8-bit fallbacks. A UTF-8 text may
+    hold stray bytes as surrogate escapes, for `_read_stray_bytes()`."""
+    if data.startswith(codecs.BOM_UTF8):  # the file says it is UTF-8: a stray byte is a stray
+        return "utf-8-sig", data[len(codecs.BOM_UTF8) :].decode("utf-8", "surrogateescape")
     for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             return encoding, _strict(data[len(bom) :], encoding, name)
     if b"\x00" in data:  # no text encoding we read puts NUL bytes in prose
         raise FileProblem(ProblemKind.BINARY, _binary_message(name))
-    try:
-        return "utf-8", data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    text = data.decode("utf-8", "surrogateescape")
+    stray = len(_STRAY_BYTE.findall(text))
+    # ASCII bytes are characters of their own in either reading; the rest of the text is
+    # multi-byte characters and stray bytes.
+    non_ascii = len(text) - (len(data) - len(data.translate(None, _ASCII_BYTES)))
+    if non_ascii - stray >= stray:
+        return "utf-8", text
     try:
         return "cp1252", data.decode("cp1252")
     except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
         return "latin-1", data.decode("latin-1")
+
+
+def _read_stray_bytes(text: str) -> tuple[str, int, tuple[int, ...]]:
+    """`text` with each stray byte read as Windows-1252 (Latin-1 where that leaves it
+    undefined), how many there were, and the lines they are on."""
+    lines: list[int] = []
+    line, counted_to, count = 1, 0, 0
+    for match in _STRAY_BYTE.finditer(text):
+        count += 1
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    if not count:
+        return text, 0, ()
+    repaired = _STRAY_BYTE.sub(lambda m: _byte_as_8bit(ord(m.group()) - 0xDC00), text)
+    return repaired, count, tuple(lines)
+
+
+def _byte_as_8bit(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)  # Latin-1
 
 
 def _strict(data: bytes, encoding: str, name: str) -> str:
@@ -232,6 +288,19 @@ def _binary_message(name: str) -> str:
         "an archive). Storyloom opens plain-text manuscripts (.txt, .md); export the story "
         "as plain text and open that."
     )
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _on_lines(lines: tuple[int, ...]) -> str:
+    named = [str(line) for line in lines[:_STRAY_LINES_NAMED]]
+    if len(lines) == 1:
+        return f"on line {named[0]}"
+    if len(lines) > len(named):
+        return f"on lines {', '.join(named)} and {len(lines) - len(named):,} more"
+    return f"on lines {', '.join(named[:-1])} and {named[-1]}"
 
 
 def _dominant_newline(text: str) -> tuple[str, bool]:

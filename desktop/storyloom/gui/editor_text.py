@@ -1,37 +1,104 @@
 """The story editor's text as a manuscript: the writer's words apart from a pending continuation.
 
 The pending continuation lives inside the editor's document (tinted), but it is not the writer's
-text until accepted: saving writes the document without it, and the recovery journal keeps it
-apart. Positions in a QTextDocument count UTF-16 code units, so the split is done on UTF-16
-bytes; a character outside the Basic Multilingual Plane (an emoji) would otherwise shift it.
+text until accepted: saving writes the document without it, the recovery journal keeps it apart,
+and takes are anchored on the writer's text alone.
+
+Positions in a QTextDocument count UTF-16 code units, Python strings count code points: after a
+character outside the Basic Multilingual Plane (an emoji) the two differ. `Utf16Index` is the one
+place that converts between them.
 
 `toRawText()`, not `toPlainText()`: the latter turns no-break spaces into plain spaces, which
-would quietly change a French manuscript's typography on every save.
+would quietly change a French manuscript's typography on every save. The raw text separates
+paragraphs with U+2029 and keeps the line breaks Shift+Enter makes as U+2028; both become "\n"
+(one code unit for one, so no position moves).
 """
 
 from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 
 from PySide6.QtGui import QTextCursor
 
 from storyloom.core.journal import PendingText
 from storyloom.gui.widgets.story_editor import StoryEditor
 
-_PARAGRAPH = "\u2029"  # how a QTextDocument separates its blocks
+_BREAKS = str.maketrans({"\u2029": "\n", "\u2028": "\n"})  # paragraph, line (Shift+Enter)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 code units each
+
+
+def plain_text(raw: str) -> str:
+    """A document's raw text with its paragraph and line separators as "\n"."""
+    return raw.translate(_BREAKS)
+
+
+class Utf16Index:
+    """Between positions in a Qt document (UTF-16 code units) and indices into its text."""
+
+    def __init__(self, text: str) -> None:
+        self._astral = [match.start() for match in _ASTRAL.finditer(text)]
+        # where each of those characters starts in UTF-16 (the ones before it take one more)
+        self._astral_units = [index + n for n, index in enumerate(self._astral)]
+
+    def index(self, position: int) -> int:
+        """The index of the character at Qt `position` (a position inside one character: after
+        it)."""
+        whole_before = bisect_right(self._astral_units, position - 2)
+        return position - whole_before
+
+    def position(self, index: int) -> int:
+        """The Qt position of the character at `index`."""
+        return index + bisect_left(self._astral, index)
+
+
+@dataclass(frozen=True)
+class WriterText:
+    """The writer's text in the editor (without the pending continuation, "\n" line breaks),
+    and where the editor's positions fall in it."""
+
+    text: str
+    pending: PendingText | None
+    _raw: Utf16Index  # of the whole document
+    _span: tuple[int, int] | None  # the pending span, as indices into the whole document
+
+    def index(self, position: int) -> int:
+        """The index in `text` of editor `position` (inside the pending span: where it starts)."""
+        index = self._raw.index(position)
+        if self._span is None:
+            return index
+        start, end = self._span
+        return index if index <= start else max(start, index - (end - start))
+
+    def position(self, index: int) -> int:
+        """The editor position of `index` in `text` (at the pending span's start: before it)."""
+        if self._span is not None and index > self._span[0]:
+            index += self._span[1] - self._span[0]
+        return self._raw.position(index)
+
+
+def writer_text(editor: StoryEditor) -> WriterText:
+    raw = editor.document().toRawText()
+    positions = Utf16Index(raw)
+    if not editor.has_pending():
+        return WriterText(plain_text(raw), None, positions, None)
+    start, end = (positions.index(at) for at in editor.pending_range())
+    before, pending = plain_text(raw[:start]), plain_text(raw[start:end])
+    text = before + plain_text(raw[end:])
+    return WriterText(text, PendingText(len(before), pending), positions, (start, end))
 
 
 def editor_snapshot(editor: StoryEditor) -> tuple[str, PendingText | None]:
     """(the writer's text, the pending continuation or None), with "\n" line endings."""
-    raw = editor.document().toRawText()
-    if not editor.has_pending():
-        return raw.replace(_PARAGRAPH, "\n"), None
-    start, end = editor.pending_range()
-    units = raw.encode("utf-16-le")
-    before, pending, after = (
-        units[: 2 * start].decode("utf-16-le").replace(_PARAGRAPH, "\n"),
-        units[2 * start : 2 * end].decode("utf-16-le").replace(_PARAGRAPH, "\n"),
-        units[2 * end :].decode("utf-16-le").replace(_PARAGRAPH, "\n"),
-    )
-    return before + after, PendingText(len(before), pending)
+    snapshot = writer_text(editor)
+    return snapshot.text, snapshot.pending
+
+
+def text_before(editor: StoryEditor, position: int) -> str:
+    """The document's plain text up to editor `position` (what a continuation there follows)."""
+    text = editor.document().toPlainText()
+    return text[: Utf16Index(text).index(position)]
 
 
 def replace_text(editor: StoryEditor, text: str, pending: PendingText | None = None) -> None:
@@ -47,11 +114,7 @@ def replace_text(editor: StoryEditor, text: str, pending: PendingText | None = N
     if pending is None or not pending.text:
         return
     writer = editor.textCursor()
-    writer.setPosition(_utf16_length(text[: min(pending.position, len(text))]))
+    writer.setPosition(Utf16Index(text).position(min(pending.position, len(text))))
     editor.setTextCursor(writer)
     editor.begin_pending()
     editor.append_pending(pending.text)
-
-
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +53,7 @@ from storyloom.core.options import ModelOptions
 from storyloom.core.profiles import Profile, ProfileTable, RequestStyle, load_profiles
 from storyloom.core.session import Phase
 from storyloom.core.settings import AppSettings
-from storyloom.core.takes import TakesFileError
+from storyloom.core.takes import Take, TakesFileError
 from storyloom.gui.controllers.connection import ConnectionController
 from storyloom.gui.controllers.context_meter import ContextMeterController
 from storyloom.gui.controllers.continuation import ContinuationController
@@ -64,6 +65,7 @@ from storyloom.gui.controllers.word_count import WordCountController
 from storyloom.gui.dialogs.file_prompts import FilePrompts
 from storyloom.gui.dialogs.model_manager import ModelManagerDialog
 from storyloom.gui.dialogs.settings_dialog import SettingsDialog
+from storyloom.gui.editor_text import text_before
 from storyloom.gui.file_menu import build_file_menu
 from storyloom.gui.settings_store import open_settings
 from storyloom.gui.theme import apply_theme
@@ -121,7 +123,7 @@ class MainWindow(QMainWindow):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(1200, 780)
         self._setup_ui()
-        self.takes = TakesController(self.editor.document(), self)
+        self.takes = TakesController(self.editor, self)
         self._connect()
         self._setup_manuscript()
         self._apply_editor_settings()
@@ -222,6 +224,7 @@ class MainWindow(QMainWindow):
         self.editor.acceptRequested.connect(self.accept)
         self.editor.rejectRequested.connect(self.escape)
         self.editor.retryRequested.connect(self.retry)
+        self.editor.pendingChanged.connect(self._pending_changed)
         self.editor.pendingChanged.connect(lambda _: self._update_actions())
         self.editor.pendingChanged.connect(lambda _: self._show_takes())
         self.editor.previousTakeRequested.connect(lambda: self.cycle_take(-1))
@@ -494,7 +497,7 @@ class MainWindow(QMainWindow):
         """A continuation from `position` (default: the writer's cursor)."""
         if position is None:
             position = self.editor.textCursor().selectionEnd()
-        story = self.editor.document().toPlainText()[:position]
+        story = text_before(self.editor, position)
         profile = self.profile
         guidance = self.guidance_edit.text().strip() if profile.guided else ""
         return ContinuationRequest(
@@ -553,6 +556,12 @@ class MainWindow(QMainWindow):
         else:
             self.reject()
 
+    def _pending_changed(self, pending: bool) -> None:
+        # The pending text went while the model still writes (New, Open or Reload replaced the
+        # story; an editor left to accept on its own): what it sends has nowhere to go.
+        if not pending and self.controller.phase.is_active:
+            self.controller.cancel()
+
     def retry(self) -> None:
         if not self.editor.has_pending() and not self.controller.phase.is_active:
             return
@@ -569,20 +578,29 @@ class MainWindow(QMainWindow):
     def cycle_take(self, step: int) -> None:
         """Alt+Left / Alt+Right: the previous or next take here, inline (a stream stops first,
         and what it wrote becomes a take)."""
-        if not self.editor.has_pending():
-            return
-        self.controller.stop()
-        if (take := self.takes.cycle(step)) is not None:
-            self.editor.replace_pending(take.answer)
+        if self.editor.has_pending():
+            self._show_inline(lambda: self.takes.cycle(step))
 
     def show_take(self, index: int) -> None:
         """A take chosen in the panel: shown inline if a take is pending here, else its plan."""
         if self.editor.has_pending():
-            self.controller.stop()
-            if (take := self.takes.select(index)) is not None:
-                self.editor.replace_pending(take.answer)
+            self._show_inline(lambda: self.takes.select(index))
         else:
             self.takes.select(index)
+
+    def _show_inline(self, choose: Callable[[], Take | None]) -> None:
+        """Stop a stream, then show the take `choose()` picks in place of the pending text."""
+        start = self.editor.pending_range()[0]
+        self.controller.stop()
+        take = choose()
+        if take is None:
+            return
+        if not self.editor.has_pending():  # stopped before any prose came: the span went
+            cursor = self.editor.textCursor()
+            cursor.setPosition(start)
+            self.editor.setTextCursor(cursor)
+            self.editor.begin_pending()
+        self.editor.replace_pending(take.answer)
 
     def rewrite_from_plan(self, plan: str) -> None:
         """Keep the plan (as the writer edited it) and ask only for new prose: a new take here.

@@ -52,6 +52,29 @@ def test_what_a_stop_keeps_includes_an_undecided_sentence_end() -> None:
     assert not reader.reached
 
 
+def test_what_a_stop_keeps_is_what_the_end_would_keep() -> None:
+    """Held text is the answer as if it ended now: an undecided sentence end is decided the
+    way close() decides it, so a stop never keeps words past the length chosen."""
+    reader = ReplyReader(STORY, length=Length.SENTENCE)
+    shown = read_partial(reader, ["<answer>They met at 5 p.m. The"])
+    ended = ReplyReader(STORY, length=Length.SENTENCE)
+    _, whole = read(ended, ["<answer>They met at 5 p.m. The"])
+    assert shown + reader.held == whole == "They met at 5 p.m."
+    assert not reader.reached  # asking changed nothing: the stream reads on
+    assert read_partial(reader, [" two went home."]) == "m."
+    assert reader.reached and reader.held == ""
+
+
+def test_text_the_echo_trim_holds_goes_through_the_limit_too() -> None:
+    story = "It was late. She ran to the door. He hid behind it."
+    reader = ReplyReader(story, length=Length.SENTENCE)
+    chunks = ["<answer>She ran to the door. He"]
+    assert read_partial(reader, chunks) == ""  # it may still be an echo
+    assert reader.held == "She ran to the door."  # a stop keeps one sentence, as the end would
+    _, whole = read(ReplyReader(story, length=Length.SENTENCE), chunks)
+    assert whole == "She ran to the door."
+
+
 def test_a_prefilled_plan_leaves_only_the_answer_to_read() -> None:
     reader = ReplyReader(STORY, prefill="<reasoning>An edited plan.</reasoning><answer>")
     assert read(reader, [" She", " climbed.", "</answer>"]) == ("", "She climbed.")

@@ -102,6 +102,83 @@ def test_windows_1252_smart_quotes_and_the_latin1_fallback() -> None:
     assert "Latin-1" in (decoded.format.notice("odd.txt") or "")
 
 
+def test_one_stray_byte_in_a_utf8_file_is_read_as_windows_1252_alone() -> None:
+    """The byte 0xE9 ("é" in Windows-1252) pasted into a UTF-8 manuscript with curly quotes:
+    read as Windows-1252 it held an undefined byte (0x9D, in "”") and was refused as binary."""
+    before = "“Où est-il ?” demanda-t-elle.\r\n\r\nPersonne ne répondit.\r\n".encode()
+    data = before + b"Le caf\xe9 refroidit.\r\n"
+    decoded = decode(data, "roman.txt")
+    assert (
+        decoded.text
+        == "“Où est-il ?” demanda-t-elle.\n\nPersonne ne répondit.\nLe café refroidit.\n"
+    )
+    assert decoded.format == TextFormat("utf-8", "\r\n", stray_bytes=1, stray_lines=(4,))
+    assert decoded.format.needs_checking and not decoded.format.is_guess
+    assert decoded.format.notice("roman.txt") == (
+        "“roman.txt” is UTF-8 except for 1 byte on line 4; Storyloom read it as Windows-1252. "
+        "Check the characters there. Saving writes UTF-8."
+    )
+    # saved, it is all UTF-8: the stray byte is the "é" it was read as
+    saved = encode(decoded.text, decoded.format.saved_as_utf8())
+    assert saved == data.replace(b"\xe9", "é".encode())
+    assert decode(saved).format == TextFormat("utf-8", "\r\n")
+
+
+def test_accented_utf8_is_not_garbled_by_a_stray_byte() -> None:
+    """No curly quotes: the whole file used to be read as Windows-1252, each "é" as "Ã©"."""
+    data = "Café. Crème brûlée, déjà vu.\n".encode() * 3 + b"It\x92s late.\n"
+    decoded = decode(data)
+    assert decoded.text == "Café. Crème brûlée, déjà vu.\n" * 3 + "It’s late.\n"
+    assert decoded.format.encoding == "utf-8"
+    assert (decoded.format.stray_bytes, decoded.format.stray_lines) == (1, (4,))
+
+
+def test_a_utf8_file_cut_in_the_middle_of_a_character() -> None:
+    whole = "Naïve, déjà, “the end…”".encode()
+    cut = whole[:-4]  # "…" is three bytes, "”" three more: two bytes of "…" are left
+    decoded = decode(cut, "cut.md")
+    assert decoded.text == "Naïve, déjà, “the end" + b"\xe2\x80".decode("cp1252")
+    assert decoded.format.encoding == "utf-8"
+    assert decoded.format.stray_bytes == 2
+    assert "2 bytes on line 1; Storyloom read them" in (decoded.format.notice("cut.md") or "")
+
+
+def test_many_stray_bytes_name_a_few_lines() -> None:
+    data = "Déjà vu, naïve, façade, crème, brûlée.\n".encode() * 8
+    data += b"".join(b"line \xe9%d\n" % n for n in range(7))  # 7 lines, one stray each
+    decoded = decode(data, "s.md")
+    assert decoded.format.stray_bytes == 7
+    assert decoded.format.stray_lines == (9, 10, 11, 12, 13, 14, 15)
+    assert "7 bytes on lines 9, 10, 11, 12, 13 and 2 more;" in (decoded.format.notice("s.md") or "")
+
+
+def test_a_windows_1252_file_with_a_utf8_lookalike_stays_windows_1252() -> None:
+    """ "ß" before a closing curly quote is the bytes DF 94: valid UTF-8 by chance. The file's
+    other accented letters are not, and they decide."""
+    text = "„Fußball?“ fragte er. Müde, schön, grün, Käse, Öl.\r\n„Ein Gruß“, sagte sie."
+    data = text.encode("cp1252")
+    assert b"\xdf\x93" in data  # "ß“" would read as one UTF-8 character
+    decoded = decode(data)
+    assert decoded.text == text.replace("\r\n", "\n")
+    assert decoded.format == TextFormat("cp1252", "\r\n")
+
+
+def test_a_utf8_bom_file_with_a_stray_byte_opens() -> None:
+    data = codecs.BOM_UTF8 + "“Oui.”\n".encode() + b"Caf\xe9\n"
+    decoded = decode(data, "bom.txt")
+    assert decoded.text == "“Oui.”\nCafé\n"
+    assert decoded.format == TextFormat("utf-8-sig", "\n", stray_bytes=1, stray_lines=(2,))
+    assert encode(decoded.text, decoded.format) == codecs.BOM_UTF8 + "“Oui.”\nCafé\n".encode()
+
+
+def test_the_binary_check_reads_stray_bytes_as_they_were_read() -> None:
+    """Bytes undefined in Windows-1252 become C1 controls: many of them are not prose."""
+    data = "Déjà vu. ".encode() * 40 + b"\x81\x8d\x8f\x90\x9d" * 40
+    with pytest.raises(FileProblem) as caught:
+        decode(data, "odd.bin")
+    assert caught.value.kind is ProblemKind.BINARY
+
+
 def test_line_endings_cr_only_and_mixed() -> None:
     old_mac = decode(b"one\rtwo\rthree")
     assert old_mac.text == "one\ntwo\nthree"

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -92,6 +93,20 @@ class ContinuationController(QObject):
             if self.state.held:
                 self._apply(AnswerDelta(self.state.held))
             self._apply(Stopped())
+
+    def cancel(self) -> None:
+        """Stop streaming because the pending text is gone (the story was replaced, or the
+        writer took the continuation over): there is nowhere to put more of it, so what was not
+        shown yet is dropped, the words held back included. The state becomes "stopped", with
+        the answer as far as it was shown."""
+        if not self.phase.is_active:
+            return
+        self._task.cancel()
+        unshown = "".join(self._answer_buffer)
+        self._answer_buffer = []
+        answer = self.state.answer[: len(self.state.answer) - len(unshown)]
+        self.state = replace(self.state, answer=answer, held="")
+        self._apply(Stopped())
 
     async def wait(self) -> None:
         """Wait until the current task has ended (tests and shutdown)."""

@@ -82,7 +82,15 @@ class ManuscriptController(QObject):
         self._lock: DocumentLock | None = None
         self._fingerprint: Fingerprint | None = None
         self._loading = False  # the editor changes because a file is loaded, not by writing
+        # The writer's text as the file has it (None: not known to be what the file has), and
+        # whether `modified` must compare the text with it: a pending continuation sets the
+        # document's modified flag without being the writer's text.
+        self._clean_text: str | None = ""
+        self._compare_text = False
         self._asking_about_disk = False
+        # The version on disk the writer closed the question about without deciding: closing it
+        # gives the window the focus back, which must not ask again at once (saving still asks).
+        self._dismissed_on_disk: str | None = None  # its SHA-256
         self._missing_noted = False
         self.keeper = JournalKeeper(self._journal_entry, journal or Journal(), self)
         self.keeper.failed.connect(lambda message: self.notice.emit("warning", message))
@@ -100,20 +108,42 @@ class ManuscriptController(QObject):
 
     @property
     def modified(self) -> bool:
-        return self.editor.document().isModified()
+        """Whether the writer's text differs from the file (a pending continuation does not
+        count: it is never saved)."""
+        if not self.editor.document().isModified():
+            return False
+        if not self._compare_text or self._clean_text is None:
+            return True
+        return editor_snapshot(self.editor)[0] != self._clean_text
 
     @property
     def lock(self) -> DocumentLock | None:
         return self._lock
 
     def _contents_changed(self) -> None:
-        if not self._loading and not self.read_only:
+        if self._loading:
+            return
+        if not self.read_only:
             self.keeper.note_change()
+        if self._compare_text and not self.editor.changing_pending:
+            # The writer's own edit: the document's modified flag says it all from here on,
+            # and the title must show it (the flag itself may have been set already).
+            self._compare_text = False
+            self.stateChanged.emit()
 
     def _pending_changed(self, pending: bool) -> None:
-        # A continuation was accepted (or rejected): journal it now, not after the usual pause.
-        if not pending and not self._loading and not self.read_only:
+        if pending:
+            self._compare_text = True
+        elif not self._loading and not self.read_only:
+            # A continuation was accepted (or rejected): journal it now, not after the pause.
             self.keeper.write_now()
+        self.stateChanged.emit()  # the unsaved mark: it depends on what is pending
+
+    def _mark_saved(self, text: str) -> None:
+        """The file on disk now holds `text`, the writer's text in the editor."""
+        self._clean_text = text
+        self._compare_text = self.editor.has_pending()
+        self.editor.document().setModified(False)
 
     def _journal_entry(self, changed_at: float) -> JournalEntry:
         text, pending = editor_snapshot(self.editor)
@@ -154,7 +184,7 @@ class ManuscriptController(QObject):
         self.files.remember(path)
         notice = loaded.format.notice(path.name)
         if notice:
-            self.notice.emit("warning" if loaded.format.is_guess else "info", notice)
+            self.notice.emit("warning" if loaded.format.needs_checking else "info", notice)
         self.opened.emit(path)
         return True
 
@@ -196,21 +226,27 @@ class ManuscriptController(QObject):
     def _lock_for(self, path: Path) -> tuple[DocumentLock | None, bool] | None:
         """(lock, read-only) for opening `path`; None when the writer cancels."""
         try:
-            lock = DocumentLock.acquire(path)
+            lock = self._acquire_lock(path)
         except LockedByOther as held:
             choice = self.prompts.locked(path, held.owner)
             if choice is LockChoice.READ_ONLY:
                 return None, True
             if choice is LockChoice.CANCEL:
                 return None
-            lock = DocumentLock.acquire(path, take_over=True)
-        except OSError as exc:  # an odd file system: open it, unprotected, and say so
-            log.warning("cannot lock %s: %s", path, exc)
-            self.notice.emit("warning", f"“{path.name}” could not be locked ({exc}).")
-            return None, False
+            lock = self._acquire_lock(path, take_over=True)
         if lock is not None and lock.replaced is not None and not lock.replaced.is_this_process:
             self.status.emit(f"Took over the lock left by {lock.replaced.describe()}")
         return lock, False
+
+    def _acquire_lock(self, path: Path, *, take_over: bool = False) -> DocumentLock | None:
+        """Lock `path` (raises LockedByOther). Where the lock file cannot be written (an odd
+        file system, an I/O error), the manuscript goes on unprotected, and the writer is told."""
+        try:
+            return DocumentLock.acquire(path, take_over=take_over)
+        except OSError as exc:
+            log.warning("cannot lock %s: %s", path, exc)
+            self.notice.emit("warning", f"“{path.name}” could not be locked ({exc}).")
+            return None
 
     def _install(
         self,
@@ -228,7 +264,7 @@ class ManuscriptController(QObject):
         self._loading = True
         try:
             self.editor.setPlainText(text)
-            self.editor.document().setModified(False)
+            self._mark_saved(text)
         finally:
             self._loading = False
         self.editor.setReadOnly(read_only)
@@ -236,6 +272,7 @@ class ManuscriptController(QObject):
         self._lock, self.read_only = lock, read_only
         self.suggested_path = None
         self._missing_noted = False
+        self._dismissed_on_disk = None
         if read_only and path is not None:
             self.notice.emit(
                 "warning",
@@ -268,7 +305,7 @@ class ManuscriptController(QObject):
         if self._same_file(target) and not self.read_only:
             return self.save()
         try:
-            lock = DocumentLock.acquire(target)
+            lock = self._acquire_lock(target)
         except LockedByOther as held:
             self.prompts.problem("Cannot save", str(held))
             return False
@@ -305,7 +342,7 @@ class ManuscriptController(QObject):
         except OSError:
             self._fingerprint = None
         self.format = self.format.saved_as_utf8()
-        self.editor.document().setModified(False)
+        self._mark_saved(text)
         self._missing_noted = False
         if pending is not None:
             self.keeper.write_now()  # the pending continuation is still only in the journal
@@ -331,7 +368,9 @@ class ManuscriptController(QObject):
                 "still here: Save writes it again.",
             )
         elif state.change is DiskChange.CHANGED:
-            self._ask_about_disk(state)
+            assert state.fingerprint is not None
+            if state.fingerprint.sha256 != self._dismissed_on_disk:
+                self._ask_about_disk(state)
         elif state.fingerprint is not None:
             self._fingerprint = state.fingerprint  # touched, same bytes
 
@@ -363,7 +402,10 @@ class ManuscriptController(QObject):
             self._reload(theirs.text, theirs.format, state, mine)
         elif choice is DiskChoice.KEEP_MINE:
             self._fingerprint = state.fingerprint  # the writer has seen this version
-            self.editor.document().setModified(True)  # the editor differs from the file now
+            self._clean_text = None  # the editor differs from the file now
+            self.editor.document().setModified(True)
+        elif state.fingerprint is not None:
+            self._dismissed_on_disk = state.fingerprint.sha256
         return choice
 
     def _reload(self, text: str, text_format: TextFormat, state: DiskCheck, mine: str) -> None:
@@ -376,7 +418,7 @@ class ManuscriptController(QObject):
         self._loading = True
         try:
             replace_text(self.editor, text)  # one undo step brings the writer's text back
-            self.editor.document().setModified(False)
+            self._mark_saved(text)
         finally:
             self._loading = False
         self.format, self._fingerprint = text_format, state.fingerprint
@@ -422,7 +464,7 @@ class ManuscriptController(QObject):
         replace_text(self.editor, entry.text, entry.pending)
         self.keeper.write_now()
         self.keeper.wait()  # this window's journal holds it now...
-        orphan.forget()  # ...so the dead one's can go
+        self._forget(orphan)  # ...so the dead one's can go
         self._done_with(orphan)
         self.status.emit(f"Recovered “{entry.title}”: save it to keep it")
         return True
@@ -441,15 +483,34 @@ class ManuscriptController(QObject):
         except SaveError as error:
             self.prompts.save_failed(str(error), offer_save_as=False)
             return False
-        orphan.forget()
+        self._forget(orphan)
         self._done_with(orphan)
         self.status.emit(f"Saved the recovered text as “{target.name}”")
         return True
 
     def discard_recovered(self, orphan: Orphan) -> None:
-        kept = orphan.discard()
+        try:
+            kept = orphan.discard()
+        except OSError as exc:
+            self.prompts.problem(
+                "Cannot discard",
+                f"The recovered text could not be discarded ({exc}). It stays in "
+                f"{orphan.file}, and Storyloom offers it again at the next start.",
+            )
+            return
         self._done_with(orphan)
         self.status.emit(f"Discarded; a copy stays at {kept}")
+
+    def _forget(self, orphan: Orphan) -> None:
+        """The orphan's text is safe elsewhere now: remove its journal, or say why not."""
+        try:
+            orphan.forget()
+        except OSError as exc:
+            self.notice.emit(
+                "warning",
+                f"The recovery copy {orphan.file} could not be removed ({exc}); Storyloom may "
+                "offer it again at the next start.",
+            )
 
     def _done_with(self, orphan: Orphan) -> None:
         if self.recovery_dialog is not None and orphan in self.recovery_dialog.orphans:

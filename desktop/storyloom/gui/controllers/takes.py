@@ -4,7 +4,9 @@ current, and the takes file beside the manuscript.
 Spots are followed through the writer's edits by QTextCursors, which Qt moves with every insert
 and removal (undo and redo included). On saving, each spot's anchor is taken afresh from where
 its cursor is; on loading, each spot is found again by its anchor (`core.takes`). A spot whose
-place is not found keeps its takes in the file, it is just not shown.
+place is not found keeps its takes in the file, it is just not shown. Anchors are taken from the
+writer's text, as it is saved: without a pending continuation, in Python indices, not Qt's UTF-16
+positions (`gui.editor_text.WriterText` converts).
 
 While a continuation streams it is not a take yet: `begin()` notes where and how it was asked,
 `finish()` keeps it once it ends with some prose.
@@ -16,11 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QTextCursor, QTextDocument
+from PySide6.QtGui import QTextCursor
 
 from storyloom.core.backend import LENGTH_REACHED, ContinuationRequest
 from storyloom.core.session import Continuation
 from storyloom.core.takes import Spot, Take, TakeStore, load_takes, save_takes, spot_position
+from storyloom.gui.editor_text import writer_text
+from storyloom.gui.widgets.story_editor import StoryEditor
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +39,9 @@ class _Asked:
 class TakesController(QObject):
     changed = Signal()  # the current spot, its takes or the current take changed
 
-    def __init__(self, document: QTextDocument, parent: QObject | None = None) -> None:
+    def __init__(self, editor: StoryEditor, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._document = document
+        self._editor = editor
         self.store = TakeStore()
         self._places: list[tuple[Spot, QTextCursor]] = []
         self.spot: Spot | None = None  # whose takes are listed
@@ -63,7 +67,8 @@ class TakesController(QObject):
     # -- the writer's loop --------------------------------------------------------------------
 
     def begin(self, request: ContinuationRequest, position: int, plan: str | None = None) -> None:
-        """A continuation was asked for at `position` (with `plan` when rewriting from one)."""
+        """A continuation was asked for at editor `position` (with `plan` when rewriting from
+        one)."""
         spot = self._spot_for(position)
         self._asked = _Asked(spot, request, plan)
         self.spot, self.index = spot, None
@@ -119,7 +124,7 @@ class TakesController(QObject):
             self.changed.emit()
 
     def follow(self, position: int) -> None:
-        """Nothing pending: list the takes of the nearest spot at or before `position`."""
+        """Nothing pending: list the takes of the nearest spot at or before editor `position`."""
         placed = [
             (c.position(), s) for s, c in self._places if s.takes and c.position() <= position
         ]
@@ -135,9 +140,9 @@ class TakesController(QObject):
 
     def save(self, manuscript: Path) -> str | None:
         """Save the takes beside `manuscript`; a note for the writer, or TakesFileError."""
-        text = self._document.toPlainText()
+        text = writer_text(self._editor)
         for spot, cursor in self._places:
-            spot.move_to(text, cursor.position())
+            spot.move_to(text.text, text.index(cursor.position()))
         return save_takes(self.store, manuscript)
 
     def load(self, manuscript: Path) -> None:
@@ -145,11 +150,11 @@ class TakesController(QObject):
         story then starts without takes)."""
         self.clear()
         self.store = load_takes(manuscript)
-        text = self._document.toPlainText()
+        text = writer_text(self._editor)
         for spot in self.store.spots:
-            position = spot.find(text)
-            if position is not None:
-                self._place(spot, position)
+            index = spot.find(text.text)
+            if index is not None:
+                self._place(spot, text.position(index))
         self.changed.emit()
 
     def clear(self) -> None:
@@ -162,22 +167,22 @@ class TakesController(QObject):
     # -- helpers ------------------------------------------------------------------------------
 
     def _spot_for(self, position: int) -> Spot:
-        text = self._document.toPlainText()
-        here = spot_position(text, position)
+        text = writer_text(self._editor)
+        index = text.index(position)
+        here = spot_position(text.text, index)
         for spot, cursor in self._places:
-            if spot_position(text, cursor.position()) == here:
+            if spot_position(text.text, text.index(cursor.position())) == here:
                 return spot
         # A saved spot whose place was not found on opening, if this is it after all.
-        found = self.store.spot_at(text, position)
-        if found is not None and not any(spot is found for spot, _ in self._places):
-            self._place(found, here)
-            return found
-        spot = Spot.at(text, position)
-        self._place(spot, here)
-        return spot
+        found = self.store.spot_at(text.text, index)
+        if found is None or any(spot is found for spot, _ in self._places):
+            found = Spot.at(text.text, index)
+        self._place(found, text.position(here))
+        return found
 
     def _place(self, spot: Spot, position: int) -> None:
-        cursor = QTextCursor(self._document)
+        """Follow `spot` from editor `position` on."""
+        cursor = QTextCursor(self._editor.document())
         cursor.setPosition(position)
         # A continuation inserted at the spot must stay after it.
         cursor.setKeepPositionOnInsert(True)

@@ -6,7 +6,8 @@ instead of clicking through windows. Message boxes are built and `exec()`ed here
 Qt's static helpers, so the test suite's patch of `exec` covers them all.
 
 A box closed without an answer (Esc, the window's close button) always means the choice that
-changes nothing: cancel, keep what is in the editor, do not overwrite.
+changes nothing: cancel, keep what is in the editor, do not overwrite. Every dialog is built
+anew on the window for its question and deleted once answered, so none outlives it.
 """
 
 from __future__ import annotations
@@ -139,7 +140,10 @@ class FilePrompts:
         layout.addWidget(view)
         layout.addWidget(buttons)
         dialog.resize(760, 520)
-        dialog.exec()
+        try:
+            dialog.exec()
+        finally:
+            dialog.deleteLater()
 
     def save_failed(self, message: str, *, offer_save_as: bool) -> bool:
         """Show why saving failed; True when the writer wants to save elsewhere."""
@@ -178,9 +182,12 @@ class FilePrompts:
         return self._chosen(dialog)
 
     def _chosen(self, dialog: QFileDialog) -> Path | None:
-        if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
-            return None
-        return Path(dialog.selectedFiles()[0])
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+                return None
+            return Path(dialog.selectedFiles()[0])
+        finally:
+            dialog.deleteLater()
 
     def _ask(
         self,
@@ -203,6 +210,9 @@ class FilePrompts:
             values[id(button)] = value
             if value == default and value is not None:
                 box.setDefaultButton(button)
-        box.exec()
-        clicked = box.clickedButton()
-        return values.get(id(clicked), default) if clicked is not None else default
+        try:
+            box.exec()
+            clicked = box.clickedButton()
+            return values.get(id(clicked), default) if clicked is not None else default
+        finally:
+            box.deleteLater()

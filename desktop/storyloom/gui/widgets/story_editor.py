@@ -38,7 +38,8 @@ Editing rules while a continuation is pending:
   slots return, the editor accepts it itself. Either way the text then goes in at the cursor,
   which accepting moved to the end of the continuation.
 * Text typed or pasted *inside* the span (or over a selection that overlaps it) accepts the span
-  first, in place, and then applies. Deleting inside the span just shrinks it.
+  first, in place (emitting `acceptRequested` as typing on does), and then applies. Deleting
+  inside the span just shrinks it.
 * Ctrl+Z while pending emits `rejectRequested` instead of undoing: the only thing the writer can
   mean is "take that back", and undoing the stream step by step would eat it from the middle.
 * Alt+Left / Alt+Right while pending ask for the previous or next take at the same place; the
@@ -46,6 +47,9 @@ Editing rules while a continuation is pending:
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 from PySide6.QtCore import QEvent, QMimeData, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
@@ -94,6 +98,7 @@ class StoryEditor(QPlainTextEdit):
         self._end: QTextCursor | None = None
         self._needs_joiner = False
         self._undo_mark: tuple[int, int] | None = None
+        self._span_edits = 0  # > 0 while this editor changes the pending span's text itself
 
     def set_writing_font(self, family: str, point_size: float) -> None:
         """The story's font; an empty `family` means the built-in book serifs."""
@@ -108,6 +113,13 @@ class StoryEditor(QPlainTextEdit):
     def has_pending(self) -> bool:
         """Whether a continuation is pending (begun and neither accepted nor rejected)."""
         return self._start is not None
+
+    @property
+    def changing_pending(self) -> bool:
+        """Whether the document changes right now because this editor streams text into the
+        pending span or takes it out (for listeners of the document's change signals, which
+        cannot tell such a change from the writer's)."""
+        return self._span_edits > 0
 
     def pending_range(self) -> tuple[int, int]:
         """Document positions (start, end) of the pending span, joiner included."""
@@ -124,7 +136,8 @@ class StoryEditor(QPlainTextEdit):
         """The pending span's current text (joiner included); "" when nothing is pending."""
         if not self.has_pending():
             return ""
-        return self._span_cursor().selectedText().replace("\u2029", "\n")
+        # Paragraph and line separators (U+2029, U+2028: Shift+Enter) as "\n".
+        return self._span_cursor().selectedText().replace("\u2029", "\n").replace("\u2028", "\n")
 
     def pending_format(self) -> QTextCharFormat:
         """The char format of pending text: a light highlight tint and a muted text colour."""
@@ -170,8 +183,9 @@ class StoryEditor(QPlainTextEdit):
         """Append streamed text at the end of the span, tinted; cheap (no whole-document work).
 
         The first non-empty text gets a joining space if it would glue onto the word before.
-        Raises RuntimeError when nothing is pending: the writer can accept by typing on, so a
-        streaming controller stops on `pendingChanged(False)`.
+        Raises RuntimeError when nothing is pending: the span can go without the controller
+        (a new text, an accept by the editor itself), so a streaming controller stops on
+        `pendingChanged(False)`.
         """
         start, end = self._require_span()
         if not text:
@@ -190,16 +204,20 @@ class StoryEditor(QPlainTextEdit):
 
         cursor = QTextCursor(self.document())
         cursor.setPosition(end_pos)
-        if self._history_is_ours():
-            cursor.joinPreviousEditBlock()
-        else:
-            cursor.beginEditBlock()
-        cursor.insertText(text, self.pending_format())
-        cursor.endEditBlock()
+        # For this insert only, the span grows over the new text as it goes in, so that it is
+        # right already for whoever the document's change signals call.
+        start.setKeepPositionOnInsert(True)
+        end.setKeepPositionOnInsert(False)
+        with self._editing_span():
+            if self._history_is_ours():
+                cursor.joinPreviousEditBlock()
+            else:
+                cursor.beginEditBlock()
+            cursor.insertText(text, self.pending_format())
+            cursor.endEditBlock()
+        start.setKeepPositionOnInsert(False)
+        end.setKeepPositionOnInsert(True)
         self._undo_mark = self._history_state()
-        end.setPosition(cursor.position())
-        if start_pos == end_pos:
-            start.setPosition(start_pos)  # an insert at a cursor's position pushes it along
 
         if end_pos in (writer_anchor, writer_pos):
             # Qt pushed the writer's cursor along with the insert; put that end of it back.
@@ -344,9 +362,18 @@ class StoryEditor(QPlainTextEdit):
         return start < cursor.position() < end
 
     def _accept_in_place(self) -> None:
+        """Accept the span as typing on does (the controller stops a stream first, which may
+        append the words it held back), keeping the writer's selection on the same characters:
+        those up to the span's end counted from the start, those after it from the end."""
+        _, end = self.pending_range()
+        length = self.document().characterCount()
         writer = self.textCursor()
-        anchor, position = writer.anchor(), writer.position()
-        self.accept_pending()  # the text is the same, so the positions still mean the same
+        marks = [(at, at <= end) for at in (writer.anchor(), writer.position())]
+        self.acceptRequested.emit()
+        if self.has_pending():  # nobody else accepted it
+            self.accept_pending()
+        shift = self.document().characterCount() - length
+        anchor, position = (at if before_end else at + shift for at, before_end in marks)
         writer.setPosition(anchor)
         writer.setPosition(position, QTextCursor.MoveMode.KeepAnchor)
         self.setTextCursor(writer)
@@ -387,12 +414,21 @@ class StoryEditor(QPlainTextEdit):
     def _retract(self) -> None:
         """Take the span's text out of the document, leaving as little undo history as possible."""
         document = self.document()
-        if self._history_is_ours():
-            document.undo()
-            document.clearUndoRedoStacks(QTextDocument.Stacks.RedoStack)
-        span = self._span_cursor()
-        if span.hasSelection():  # streamed before an edit elsewhere: its step is not on top
-            span.removeSelectedText()
+        with self._editing_span():
+            if self._history_is_ours():
+                document.undo()
+                document.clearUndoRedoStacks(QTextDocument.Stacks.RedoStack)
+            span = self._span_cursor()
+            if span.hasSelection():  # streamed before an edit elsewhere: its step is not on top
+                span.removeSelectedText()
+
+    @contextlib.contextmanager
+    def _editing_span(self) -> Iterator[None]:
+        self._span_edits += 1
+        try:
+            yield
+        finally:
+            self._span_edits -= 1
 
     def _forget_span(self) -> None:
         self._start = self._end = None
