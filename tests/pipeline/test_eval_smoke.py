@@ -246,7 +246,7 @@ def gguf_files(smollm2_dir: Path, smoke_lora_dir: Path, tmp_path_factory) -> dic
     info = ExportInfo(name="smollm2", tokenizer_pre="smollm")
     base = export_merged(smollm2_dir, out, info, ["f32"])["f32"]
     adapter = export_adapter(
-        smoke_lora_dir, out / "smoke-adapter.gguf", info, base_model_dir=smollm2_dir
+        smoke_lora_dir, out / "smoke-adapter.gguf", info, base_model=smollm2_dir
     )
     return {"base": base, "adapter": adapter}
 

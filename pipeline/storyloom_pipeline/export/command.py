@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,8 @@ def run_export(args: argparse.Namespace) -> int:
             "(give --adapter and/or --merged, or --recipe for its run folder)"
         )
     info = _info(args)
-    adapter, merged, out = _sources(args, info)
+    sources = _sources(args, info)
+    adapter, merged, out = sources.adapter, sources.merged, sources.out
     try:
         if adapter:
             started = time.perf_counter()
@@ -64,7 +66,7 @@ def run_export(args: argparse.Namespace) -> int:
                 adapter,
                 out / adapter_file_name(info.name),
                 info,
-                base_model_dir=Path(args.base) if args.base else None,
+                base_model=sources.base,
                 dtype=args.adapter_dtype,
             )
             _report(path, started)
@@ -86,9 +88,18 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sources(args: argparse.Namespace, info: ExportInfo) -> tuple[Path | None, Path | None, Path]:
+@dataclass(frozen=True)
+class _Sources:
+    adapter: Path | None
+    merged: Path | None
+    base: str | None  # the adapter's base model (for its config); None: the adapter's own
+    out: Path
+
+
+def _sources(args: argparse.Namespace, info: ExportInfo) -> _Sources:
     """What to export and where: the folders given, or else the recipe's run folder (its
     adapter, when the recipe exports one, and its merged model), into the run's gguf/."""
+    from storyloom_pipeline.recipe import load_recipe
     from storyloom_pipeline.train.run_folder import RunFolder
 
     run = RunFolder.for_recipe(info.name) if args.recipe else None
@@ -96,22 +107,20 @@ def _sources(args: argparse.Namespace, info: ExportInfo) -> tuple[Path | None, P
     if out is None:
         raise SystemExit("storyloom-pipeline export: give --out (or --recipe for its run folder)")
     if args.adapter or args.merged or run is None:
-        return _path(args.adapter), _path(args.merged), out
-    wants_adapter = _recipe_exports_adapter(args.recipe)
-    adapter = run.adapter if wants_adapter and run.adapter.is_dir() else None
+        return _Sources(_path(args.adapter), _path(args.merged), args.base, out)
+    recipe = load_recipe(Path(args.recipe))
+    adapter = run.adapter if recipe.export.adapter and run.adapter.is_dir() else None
     merged = run.merged if run.merged.is_dir() else None
     if adapter is None and merged is None:
         raise SystemExit(
             f"storyloom-pipeline export: {run.path} holds neither adapter/ nor merged/ "
             "(run `storyloom-pipeline train --recipe ... --merge` first)"
         )
-    return adapter, merged, out
-
-
-def _recipe_exports_adapter(recipe_path: str) -> bool:
-    from storyloom_pipeline.recipe import load_recipe
-
-    return load_recipe(Path(recipe_path)).export.adapter
+    # The adapter names its base by Hub id (cra-v1) or by a folder of the training machine;
+    # the merged model has the base's config.json, else the recipe names the base.
+    has_config = (run.merged / "config.json").is_file()
+    base = args.base or (str(run.merged) if has_config else recipe.base_model)
+    return _Sources(adapter, merged, base, out)
 
 
 def _path(value: str | None) -> Path | None:
@@ -167,7 +176,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--adapter", metavar="DIR", help="a peft adapter folder (default: the run's adapter/)"
     )
     export.add_argument(
-        "--base", metavar="DIR", help="the base model folder (default: the adapter's own)"
+        "--base",
+        metavar="REF",
+        help="the adapter's base model, for its config: a folder, .gguf or Hub id (default: "
+        "the run's merged/, else the recipe's base_model; with --adapter, the adapter's own)",
     )
     export.add_argument(
         "--merged", metavar="DIR", help="a merged model folder (default: the run's merged/)"
