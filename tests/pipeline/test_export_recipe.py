@@ -104,3 +104,20 @@ def test_an_adapter_alone_reads_its_hub_base_config_from_the_hf_cache(
     assert from_cache.keys() == from_folder.keys()
     for name, tensor in from_cache.items():
         assert (tensor.array() == from_folder[name].array()).all(), name
+
+
+def test_asking_only_for_a_k_quant_leaves_an_existing_f16_alone(
+    tiny_run: TinyRun, tmp_path: Path
+) -> None:
+    from storyloom_pipeline.export.metadata import ExportInfo
+    from storyloom_pipeline.export.model_gguf import export_merged
+
+    pytest.importorskip("llama_cpp")
+    earlier = tmp_path / "cra-F16.gguf"  # e.g. the file a committed Modelfile points at
+    earlier.write_bytes(b"an F16 exported earlier")
+    info = ExportInfo(name="cra", tokenizer_pre="qwen2")
+    written = export_merged(tiny_run.folder.merged, tmp_path, info, ["q4_k_m"], n_threads=1)
+    assert written == {"q4_k_m": tmp_path / "cra-Q4_K_M.gguf"}
+    assert read_gguf(written["q4_k_m"]).metadata["general.file_type"] == 15  # MOSTLY_Q4_K_M
+    assert earlier.read_bytes() == b"an F16 exported earlier"
+    assert {p.name for p in tmp_path.iterdir()} == {"cra-F16.gguf", "cra-Q4_K_M.gguf"}
