@@ -293,19 +293,20 @@ def test_a_score_does_not_depend_on_what_the_engine_ran_before(
     from storyloom_pipeline.evaluation.replies import chunk_prompt
 
     chunk = select_held_out(small_chunks_dir, sample=1).chunks[0]
-    direct = chunk_prompt(chunk) + prompting.ANSWER_OPEN
-    reasoned = chunk_prompt(chunk) + "<reasoning>Wendy will laugh.</reasoning><answer>"
+    direct = (chunk_prompt(chunk), prompting.ANSWER_OPEN, chunk.continuation)
+    reasoned = (chunk_prompt(chunk), "<reasoning>Wendy will laugh.</reasoning><answer>")
+    reasoned += (chunk.continuation,)
     engine = TransformersEngine(parse_model(str(smollm2_dir)), threads=1)
     try:
-        first = engine.score(direct, chunk.continuation)
+        first = engine.score(*direct)
         engine.generate(chunk_prompt(chunk), GenerationSettings(max_new_tokens=4))
-        after_reasoning = engine.score(reasoned, chunk.continuation)
-        again = engine.score(direct, chunk.continuation)
+        after_reasoning = engine.score(*reasoned)
+        again = engine.score(*direct)
     finally:
         engine.close()
     fresh = TransformersEngine(parse_model(str(smollm2_dir)), threads=1)
     try:
-        alone = fresh.score(reasoned, chunk.continuation)
+        alone = fresh.score(*reasoned)
     finally:
         fresh.close()
     assert again.nll == pytest.approx(first.nll, abs=1e-3)

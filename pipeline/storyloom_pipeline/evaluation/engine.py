@@ -1,14 +1,19 @@
 """What the evaluation asks of a model, whichever engine runs it.
 
 Two things: `generate` a reply to a prompt (the raw ChatML the app sends), and `score` a given
-text after a prompt: the summed negative log-likelihood of its tokens under teacher forcing.
-The prompt and the target are tokenized separately and joined, so the target's tokens are the
-same whatever prompt precedes it (the reasoning a model wrote, or none). Ollama cannot score
-(`can_score` is False): its API returns log-probabilities of generated tokens only.
+text (the target) after a prompt and the start of the reply (the prefill, e.g. `<answer>`): the
+summed negative log-likelihood of the target's tokens under teacher forcing. Both tokenize as
+training does (`train.examples.encode_turn`): the prompt with the tokenizer's special tokens,
+the reply (prefill + target) on its own, in one piece. A BPE token may then straddle the
+prefill and the target (Qwen2's `>The` after `<answer>`); it is scored as the target's first
+token, as the model learnt it, rather than split into `>` and `The`, a sequence it never saw.
+Ollama cannot score (`can_score` is False): its API returns log-probabilities of generated
+tokens only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,7 +63,14 @@ class Generation:
 @dataclass(frozen=True)
 class Score:
     nll: float  # summed negative log-likelihood of the target's tokens, in nats
-    tokens: int
+    tokens: int  # from the one that straddles the prefill and the target, if one does
+
+
+def first_target_token(token_ends: Sequence[int], boundary: int) -> int:
+    """The index of the reply's first token that holds any of the target: the first whose
+    end (in characters or bytes of the reply, like `boundary`, where the prefill ends) lies
+    past the boundary; len(token_ends) when none does (an empty target)."""
+    return next((i for i, end in enumerate(token_ends) if end > boundary), len(token_ends))
 
 
 class Engine(Protocol):
@@ -67,7 +79,7 @@ class Engine(Protocol):
 
     def generate(self, prompt: str, settings: GenerationSettings) -> Generation: ...
 
-    def score(self, prompt: str, target: str) -> Score: ...
+    def score(self, prompt: str, prefill: str, target: str) -> Score: ...
 
     def describe(self) -> dict[str, Any]: ...
 

@@ -80,7 +80,7 @@ class OllamaEngine:
         reason = "length" if reply.done_reason == "length" else "stop"
         return Generation(text, reason, reply.eval_count or 0)
 
-    def score(self, prompt: str, target: str) -> Score:
+    def score(self, prompt: str, prefill: str, target: str) -> Score:
         raise EngineError("Ollama returns log-probabilities of generated tokens only")
 
     def describe(self) -> dict[str, Any]:

@@ -24,6 +24,10 @@ from storyloom_pipeline.evaluation.engine import Engine, GenerationSettings
 from storyloom_pipeline.reasoning.chunk_source import Chunk
 
 REPLY_KIND = "reply"
+# How replies are tokenized and scored (engine.py); part of every reply's journal key, so a
+# journal from before a change is not mixed into the new numbers. 2: the reply in one piece,
+# the straddling token scored as the target's, the prompt with the tokenizer's special tokens.
+SCORING_VERSION = 2
 
 
 def chunk_prompt(chunk: Chunk) -> str:
@@ -37,6 +41,7 @@ def reply_key(model: dict[str, Any], chunk: Chunk, settings: GenerationSettings)
     payload = json.dumps(
         [
             prompting.PROMPT_FORMAT_VERSION,
+            SCORING_VERSION,
             model,
             settings.describe(),
             chunk_prompt(chunk),
@@ -77,9 +82,9 @@ def make_reply(engine: Engine, chunk: Chunk, settings: GenerationSettings) -> di
         "engine": engine.describe(),
     }
     if engine.can_score:
-        direct = engine.score(prompt + prompting.ANSWER_OPEN, chunk.continuation)
+        direct = engine.score(prompt, prompting.ANSWER_OPEN, chunk.continuation)
         prefill, source = reasoning_prefill(generation.text, parsed.reasoning)
-        after = engine.score(prompt + prefill, chunk.continuation)
+        after = engine.score(prompt, prefill, chunk.continuation)
         payload.update(
             nll_direct=direct.nll,
             tokens_direct=direct.tokens,
