@@ -121,3 +121,21 @@ def test_asking_only_for_a_k_quant_leaves_an_existing_f16_alone(
     assert read_gguf(written["q4_k_m"]).metadata["general.file_type"] == 15  # MOSTLY_Q4_K_M
     assert earlier.read_bytes() == b"an F16 exported earlier"
     assert {p.name for p in tmp_path.iterdir()} == {"cra-F16.gguf", "cra-Q4_K_M.gguf"}
+
+
+def test_export_recipe_refuses_a_merge_that_is_stale_or_unfinished(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run as train --merge left it (another test may have exported into its gguf/)
+    runs = tiny_run.root / "runs"
+    shutil.copytree(runs, tmp_path / "runs", ignore=shutil.ignore_patterns("gguf"))
+    monkeypatch.chdir(tmp_path)
+    folder = RunFolder.for_recipe(load_recipe(RECIPE).name)
+    # trained again since the merge: another adapter in adapter/
+    set_adapter_base(folder.adapter, "Qwen/Qwen2.5-7B-Instruct-retrained")
+    with pytest.raises(SystemExit, match="merged from another adapter than"):
+        main(["export", "--recipe", str(RECIPE)])
+    (folder.merged / "storyloom-merge.json").unlink()  # a merge that never finished
+    with pytest.raises(SystemExit, match=r"holds no finished merge .* --merge` again"):
+        main(["export", "--recipe", str(RECIPE)])
+    assert not folder.gguf.exists()

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,7 +121,9 @@ def test_the_merged_model_is_a_plain_model_computing_what_base_plus_adapter_did(
     start = time.perf_counter()
     merged_dir = merge_adapter(run.adapter_dir, tmp_path / "merged", base_model=recipe.base_model)
     seconds = time.perf_counter() - start
+    record = (merged_dir / "storyloom-merge.json").stat().st_mtime_ns
     assert merge_adapter(run.adapter_dir, merged_dir, base_model=recipe.base_model) == merged_dir
+    assert (merged_dir / "storyloom-merge.json").stat().st_mtime_ns == record  # reused
     merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
     assert type(merged).__name__ == "LlamaForCausalLM"
     assert not any("lora" in name for name, _ in merged.named_parameters())
@@ -163,6 +166,28 @@ def assert_same_adapter(want_dir: Path, got_dir: Path) -> None:
     assert want.keys() == got.keys()
     worst = max((want[k] - got[k]).abs().max().item() for k in want)
     assert worst < 1e-5, f"the resumed adapter differs from the unbroken run's by {worst}"
+
+
+def test_a_run_trained_again_in_the_same_folder_is_merged_again(
+    run: TrainResult, recipe: Recipe, tmp_path: Path
+) -> None:
+    """The merge is reused by the adapter's content, not its path."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(run.adapter_dir, adapter)
+    merged = merge_adapter(adapter, tmp_path / "merged", base_model=recipe.base_model)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    first = load_file(merged / "model.safetensors")[name]
+    weights = adapter_weights(adapter)  # "trained again": B doubled, so is every delta
+    weights = {k: v * 2 if "lora_B" in k else v for k, v in weights.items()}
+    save_file(weights, adapter / "adapter_model.safetensors", metadata={"format": "pt"})
+    assert merge_adapter(adapter, merged, base_model=recipe.base_model) == merged
+    second = load_file(merged / "model.safetensors")[name]
+    base = load_file(Path(recipe.base_model) / "model.safetensors")[name]
+    assert (first - base).abs().max() > 1e-3
+    assert torch.allclose(second - base, 2 * (first - base), atol=1e-6)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from storyloom_pipeline.export.metadata import ExportInfo
+    from storyloom_pipeline.train.run_folder import RunFolder
 
 
 def _info(args: argparse.Namespace) -> ExportInfo:
@@ -111,6 +112,8 @@ def _sources(args: argparse.Namespace, info: ExportInfo) -> _Sources:
     recipe = load_recipe(Path(args.recipe))
     adapter = run.adapter if recipe.export.adapter and run.adapter.is_dir() else None
     merged = run.merged if run.merged.is_dir() else None
+    if merged is not None:
+        _check_merge(run)
     if adapter is None and merged is None:
         raise SystemExit(
             f"storyloom-pipeline export: {run.path} holds neither adapter/ nor merged/ "
@@ -121,6 +124,25 @@ def _sources(args: argparse.Namespace, info: ExportInfo) -> _Sources:
     has_config = (run.merged / "config.json").is_file()
     base = args.base or (str(run.merged) if has_config else recipe.base_model)
     return _Sources(adapter, merged, base, out)
+
+
+def _check_merge(run: RunFolder) -> None:
+    """The run's merged/ is a finished merge of the run's adapter/ as it is now."""
+    from storyloom_pipeline.train.model import ADAPTER_FILES, adapter_digest, read_merge_record
+
+    again = "run `storyloom-pipeline train --recipe ... --merge` again"
+    record = read_merge_record(run.merged)
+    if record is None:
+        raise SystemExit(
+            f"storyloom-pipeline export: {run.merged} holds no finished merge (its "
+            f"storyloom-merge.json is written last); {again}"
+        )
+    has_adapter = all((run.adapter / name).is_file() for name in ADAPTER_FILES)
+    if has_adapter and record.get("adapter_sha256") != adapter_digest(run.adapter):
+        raise SystemExit(
+            f"storyloom-pipeline export: {run.merged} was merged from another adapter than "
+            f"{run.adapter} holds now (trained again since?); {again}"
+        )
 
 
 def _path(value: str | None) -> Path | None:
