@@ -24,6 +24,23 @@ class EngineError(RuntimeError):
     """A model that cannot be loaded or run; the message says what to do about it."""
 
 
+class ChunkTooLong(EngineError):
+    """A chunk whose prompt and reply (or scored text) do not fit the context window.
+
+    Not fatal: the run skips that chunk for that model and the report says so, rather than
+    stopping the evaluation or scoring a reply to a prompt Ollama silently cut short. The
+    message names `--num-ctx`, the option that decides the window."""
+
+    def __init__(self, detail: str, num_ctx: int) -> None:
+        super().__init__(f"{detail}; a larger --num-ctx would hold it")
+        self.num_ctx = num_ctx
+
+    @property
+    def reason(self) -> str:
+        """What the report counts skipped chunks by."""
+        return f"longer than --num-ctx {self.num_ctx}"
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     max_new_tokens: int = 1536  # the reasoning and twenty sentences of cra-v1 fit in ~1,000
@@ -40,7 +57,9 @@ class GenerationSettings:
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError("temperature must be 0 or more, and top_p in (0, 1]")
         if self.num_ctx < 512:
-            raise ValueError(f"a context window of {self.num_ctx} tokens holds no chunk")
+            raise ValueError(
+                f"--num-ctx {self.num_ctx}: a window of under 512 tokens holds no chunk"
+            )
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -3,8 +3,9 @@ the export stage's llama.cpp binding (`storyloom_pipeline.export.engine`, the on
 verification uses); this module only adapts it to what the evaluation asks.
 
 That binding decodes greedily, so this engine does too: a temperature above 0 is refused
-rather than silently ignored. The context is `num_ctx` tokens, which must hold the prompt
-plus the reply (or plus the scored continuation).
+rather than silently ignored. The context is `--num-ctx` tokens, which must hold the prompt
+plus `--max-new-tokens` (to generate) and the prompt plus the reply's start and the scored
+continuation (to score); a chunk that does not fit is `ChunkTooLong`, which the run skips.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from storyloom_pipeline.evaluation.engine import (
+    ChunkTooLong,
     EngineError,
     Generation,
     GenerationSettings,
@@ -51,6 +53,12 @@ class LlamaCppEngine:
                 "the llama.cpp engine decodes greedily; use --temperature 0 for GGUF models"
             )
         ids, _ = encode_turn(self._tokenize, prompt)
+        if len(ids) + settings.max_new_tokens > self._engine.n_ctx:
+            raise ChunkTooLong(
+                f"the prompt ({len(ids)} tokens) and --max-new-tokens "
+                f"{settings.max_new_tokens} do not fit --num-ctx {self._engine.n_ctx}",
+                self._engine.n_ctx,
+            )
         try:
             new = self._engine.greedy(ids, settings.max_new_tokens)
         except self._errors as exc:
@@ -70,6 +78,13 @@ class LlamaCppEngine:
         first = first_target_token(list(ends), len(prefill.encode()))
         if first == len(reply_ids):
             return Score(0.0, 0)
+        total = len(prompt_ids) + len(reply_ids)
+        if total > self._engine.n_ctx:
+            raise ChunkTooLong(
+                f"the prompt, the reply's start and the continuation to score ({total} tokens) "
+                f"do not fit --num-ctx {self._engine.n_ctx}",
+                self._engine.n_ctx,
+            )
         try:
             # nll[i] is that of ids[i + 1]: the target's first token is at len(prompt) + first
             nll = self._engine.token_nll(prompt_ids + reply_ids)
