@@ -4,9 +4,11 @@ Calling it again on the same run folder goes on from the newest complete checkpo
 crash, a kill or Ctrl+C), and returns at once when the run had already finished. SIGTERM (a
 preempted cloud GPU, a scheduler stopping the job) during training finishes the step under way,
 saves a checkpoint and raises `TrainingError`: only a run that reached its last step writes
-adapter/ and result.json. Several GPUs: start the same command under `accelerate launch` (see
-the recipe headers); the Trainer runs distributed data parallel and only the main process
-writes the run folder.
+adapter/ and result.json. A loss that turns NaN or infinite stops the run with
+`TrainingError` too, and no checkpoint or adapter holding the diverged weights is written
+(every save, and the adapter, first checks that the LoRA weights are finite). Several GPUs:
+start the same command under `accelerate launch` (see the recipe headers); the Trainer runs
+distributed data parallel and only the main process writes the run folder.
 """
 
 from __future__ import annotations
@@ -112,10 +114,11 @@ def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> Trai
     with watch.stage("train"), _sigterm_sets(stop):
         trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
     last = folder.last_checkpoint()
-    if log.diverged_at is not None:
+    if log.diverged is None and not _weights_finite(model):
+        log.diverged = "the adapter's weights are NaN or infinite at the end of training"
+    if log.diverged is not None:
         raise TrainingError(
-            f"the training loss became {log.diverged_loss} at step {log.diverged_at}; "
-            f"the last good checkpoint is {last.name if last else 'none'}. "
+            f"{log.diverged}; the last good checkpoint is {last.name if last else 'none'}. "
             "Lower training.learning_rate (or raise warmup_ratio) and train in a new run folder."
         )
     step, max_steps = trainer.state.global_step, trainer.state.max_steps
@@ -177,6 +180,16 @@ def _any_process(flag: bool, device: Any) -> bool:
     value = torch.tensor([int(flag)], device=device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
+
+
+def _weights_finite(model: Any) -> bool:
+    """Whether every trained weight (the LoRA's) is finite. A non-finite loss makes the
+    gradients and then the weights NaN, but is only seen when it is logged, every
+    logging_steps: a checkpoint between the two, or the final one, would keep NaN weights."""
+    import torch
+
+    trained = [p.detach() for p in model.parameters() if p.requires_grad]
+    return bool(torch.stack([torch.isfinite(p).all() for p in trained]).all()) if trained else True
 
 
 def _tokenizer(recipe: Recipe) -> PreTrainedTokenizerBase:
@@ -287,11 +300,11 @@ def _trainer(
                 control.should_training_stop = True
 
     class MetricsLog(TrainerCallback):
-        """Appends every log to metrics.jsonl and stops the run when the loss diverges."""
+        """Appends every log to metrics.jsonl, and stops the run without a checkpoint when the
+        logged loss or, at a step that would save one, the weights are no longer finite."""
 
         def __init__(self) -> None:
-            self.diverged_at: int | None = None
-            self.diverged_loss: float | None = None
+            self.diverged: str | None = None  # what went non-finite, and at which step
             self.eval_losses: dict[int, float] = {}
 
         def eval_loss_at(self, step: int) -> float | None:
@@ -312,9 +325,19 @@ def _trainer(
                 self.eval_losses[state.global_step] = logs["eval_loss"]
             loss = logs.get("loss")
             if isinstance(loss, float) and not math.isfinite(loss):
-                self.diverged_at, self.diverged_loss = state.global_step, loss
+                self.diverged = f"the training loss became {loss} at step {state.global_step}"
                 control.should_training_stop = True
                 control.should_save = False  # never checkpoint diverged weights
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            # before the Trainer logs and saves this step: its save must not keep NaN weights
+            if control.should_save and not _weights_finite(kwargs["model"]):
+                self.diverged = (
+                    f"the adapter's weights became NaN or infinite by step {state.global_step} "
+                    "(a non-finite loss since the last log)"
+                )
+                control.should_training_stop = True
+                control.should_save = False
 
     log = MetricsLog()
     trainer = Trainer(
