@@ -177,6 +177,7 @@ def run_verify(args: argparse.Namespace) -> int:
             prompt=Path(args.prompt_file).read_text(encoding="utf-8") if args.prompt_file else None,
             greedy_tokens=args.tokens,
             n_threads=args.threads,
+            reference_dtype=args.reference_dtype,
         )
     except (EngineUnavailable, EngineError, OSError, ValueError) as exc:
         raise SystemExit(f"storyloom-pipeline verify-gguf: {exc}") from exc
@@ -223,9 +224,21 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "greedy continuation with transformers' on the same token ids. Exits 1 when a bound "
         "is exceeded (last-token max |Δlogit|: F32 1e-3, F16 0.1, BF16 1.0; greedy equal).",
     )
+    from storyloom_pipeline.export.reference_dtype import REFERENCE_DTYPES, REFERENCE_ROUNDING
+
+    rounding = ", ".join(f"{k} +{v:g}" for k, v in REFERENCE_ROUNDING.items() if v)
     verify.add_argument("gguf", help="the GGUF model (the base model when --adapter is given)")
     verify.add_argument(
         "--reference", required=True, metavar="DIR", help="the transformers folder it should equal"
+    )
+    verify.add_argument(
+        "--reference-dtype",
+        choices=REFERENCE_DTYPES,
+        default="float32",
+        help="the reference's weights and arithmetic. float32 (default) is exact and needs 4 "
+        "bytes per weight in RAM (Qwen2.5-7B ~30 GB, 32B ~131 GB); bfloat16 and float16 "
+        f"need half (~15 GB, ~66 GB) and loosen every logit bound by their own rounding "
+        f"({rounding}); float16 may overflow on some models. The GGUF is memory-mapped on top",
     )
     verify.add_argument("--adapter", metavar="GGUF", help="a GGUF LoRA adapter to apply at load")
     verify.add_argument(
