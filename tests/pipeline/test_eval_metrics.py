@@ -7,11 +7,14 @@ import math
 import pytest
 
 from storyloom import prompting
-from storyloom_pipeline.evaluation.stats import bootstrap_mean, wilson
+from storyloom_pipeline.evaluation.judge import preference
+from storyloom_pipeline.evaluation.stats import Z95, bootstrap_mean, wilson
 from storyloom_pipeline.evaluation.summary import (
     chunk_rows,
     decision,
+    judge_metrics,
     likelihood,
+    nll_difference,
     role_metrics,
 )
 from storyloom_pipeline.evaluation.text_metrics import (
@@ -160,6 +163,76 @@ def test_wilson_and_bootstrap_intervals() -> None:
     assert interval.value == 2.5 and 1.0 <= interval.low < 2.5 < interval.high <= 4.0
     assert bootstrap_mean([1.0, 2.0, 3.0, 4.0], seed=1) == interval  # reproducible
     assert bootstrap_mean([], seed=1) is None
+
+
+def binomial_quantile(q: float, n: int) -> int:
+    """The q-quantile of Binomial(n, 1/2): the least k with P(X <= k) >= q."""
+    cdf = 0.0
+    for k in range(n + 1):
+        cdf += math.comb(n, k) / 2**n
+        if cdf >= q:
+            return k
+    return n
+
+
+# 40 chunks, half of one value and half of another: a bootstrap resample's mean is the first
+# value plus the gap times X/40, X ~ Binomial(40, 1/2), whose 2.5 % and 97.5 % quantiles are
+# 14 and 26 with wide margins (P(X <= 13) = 1.9 %, P(X <= 14) = 4.0 %), so the percentile
+# interval of 5,000 resamples lands on them exactly, whatever the seed.
+HALF = 20
+LOW_K, HIGH_K = binomial_quantile(0.025, 2 * HALF), binomial_quantile(0.975, 2 * HALF)
+
+
+def test_the_intervals_land_on_their_computed_bounds() -> None:
+    assert (LOW_K, HIGH_K) == (14, 26)
+    for seed in (0, 1, 7):
+        interval = bootstrap_mean([0.0] * HALF + [1.0] * HALF, seed=seed)
+        assert (interval.low, interval.value, interval.high) == pytest.approx(
+            (LOW_K / 40, 0.5, HIGH_K / 40)
+        )
+    # Wilson's closed form at 0/n and n/n: z^2 / (n + z^2)
+    assert wilson(0, 10).high == pytest.approx(Z95**2 / (10 + Z95**2))
+    assert wilson(10, 10).low == pytest.approx(10 / (10 + Z95**2))
+
+
+def test_the_nll_difference_and_judge_score_intervals_are_over_chunks() -> None:
+    """Per-chunk NLL/token differences of -0.1 (20 chunks) and -0.3 (20 chunks), with other
+    token counts on each side: the mean is -0.2, the interval -0.1 - 0.2 * [26, 14] / 40."""
+    rows = []
+    for delta in [-0.1] * HALF + [-0.3] * HALF:
+        model = {"nll_direct": (2.0 + delta) * 50, "tokens_direct": 50}
+        baseline = {"nll_direct": 2.0 * 40, "tokens_direct": 40}
+        rows.append({"model": model, "baseline": baseline})
+    difference = nll_difference(rows, "direct", seed=0)
+    assert (difference["low"], difference["value"], difference["high"]) == pytest.approx(
+        (-0.1 - 0.2 * HIGH_K / 40, -0.2, -0.1 - 0.2 * LOW_K / 40)
+    )
+    assert difference["n"] == 40
+    # 20 wins and 20 losses, each judged in both orders: a score of 0.5 in [0.35, 0.65]
+    judged, verdicts = [], {}
+    for i in range(2 * HALF):
+        judged.append({"chunk_id": str(i)})
+        win = i < HALF
+        verdicts[str(i)] = {
+            "model_first": verdict("A" if win else "B", "model_first"),
+            "baseline_first": verdict("B" if win else "A", "baseline_first"),
+        }
+    judge = judge_metrics(judged, verdicts, seed=0)
+    assert (judge["win"], judge["loss"]) == (HALF, HALF)
+    score = judge["score"]
+    assert (score["low"], score["value"], score["high"]) == pytest.approx(
+        (LOW_K / 40, 0.5, HIGH_K / 40)
+    )
+
+
+def verdict(letter: str, order: str) -> dict:
+    return {
+        "verdict": letter,
+        "preference": preference(letter, order),
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "cost": None,
+    }
 
 
 def interval(value: float, low: float, high: float, n: int = 20) -> dict:

@@ -246,7 +246,7 @@ def gguf_files(smollm2_dir: Path, smoke_lora_dir: Path, tmp_path_factory) -> dic
     info = ExportInfo(name="smollm2", tokenizer_pre="smollm")
     base = export_merged(smollm2_dir, out, info, ["f32"])["f32"]
     adapter = export_adapter(
-        smoke_lora_dir, out / "smoke-adapter.gguf", info, base_model_dir=smollm2_dir
+        smoke_lora_dir, out / "smoke-adapter.gguf", info, base_model=smollm2_dir
     )
     return {"base": base, "adapter": adapter}
 
@@ -293,19 +293,20 @@ def test_a_score_does_not_depend_on_what_the_engine_ran_before(
     from storyloom_pipeline.evaluation.replies import chunk_prompt
 
     chunk = select_held_out(small_chunks_dir, sample=1).chunks[0]
-    direct = chunk_prompt(chunk) + prompting.ANSWER_OPEN
-    reasoned = chunk_prompt(chunk) + "<reasoning>Wendy will laugh.</reasoning><answer>"
+    direct = (chunk_prompt(chunk), prompting.ANSWER_OPEN, chunk.continuation)
+    reasoned = (chunk_prompt(chunk), "<reasoning>Wendy will laugh.</reasoning><answer>")
+    reasoned += (chunk.continuation,)
     engine = TransformersEngine(parse_model(str(smollm2_dir)), threads=1)
     try:
-        first = engine.score(direct, chunk.continuation)
+        first = engine.score(*direct)
         engine.generate(chunk_prompt(chunk), GenerationSettings(max_new_tokens=4))
-        after_reasoning = engine.score(reasoned, chunk.continuation)
-        again = engine.score(direct, chunk.continuation)
+        after_reasoning = engine.score(*reasoned)
+        again = engine.score(*direct)
     finally:
         engine.close()
     fresh = TransformersEngine(parse_model(str(smollm2_dir)), threads=1)
     try:
-        alone = fresh.score(reasoned, chunk.continuation)
+        alone = fresh.score(*reasoned)
     finally:
         fresh.close()
     assert again.nll == pytest.approx(first.nll, abs=1e-3)

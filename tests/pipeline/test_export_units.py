@@ -147,8 +147,8 @@ def test_adapter_needs_its_base_config(tmp_path: Path) -> None:
     adapter.mkdir()
     config = {"r": 4, "lora_alpha": 8, "base_model_name_or_path": "Qwen/Qwen2.5-7B-Instruct"}
     (adapter / "adapter_config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelFolderError, match="not a local folder; pass the base model"):
-        export_adapter(adapter, tmp_path / "a.gguf", INFO)
+    with pytest.raises(ModelFolderError, match=r"config of the base model .* with --base"):
+        export_adapter(adapter, tmp_path / "a.gguf", INFO)  # offline, not in the HF cache
 
 
 def test_export_info_needs_a_name_and_a_pre_tokenizer() -> None:
@@ -174,3 +174,27 @@ def test_rslora_scale_is_carried_in_alpha() -> None:
     # llama.cpp applies alpha / r; peft's rsLoRA applies lora_alpha / sqrt(r).
     assert _llama_cpp_alpha({"lora_alpha": 32, "r": 16}) == 32.0
     assert _llama_cpp_alpha({"lora_alpha": 32, "r": 16, "use_rslora": True}) / 16 == 32 / 4
+
+
+def test_non_finite_logits_and_a_clear_greedy_difference_fail_verification() -> None:
+    """NaN compares below every bound, so it is a problem of its own; a greedy difference the
+    reference decided by more than its rounding is one too, a near-tie within it is not."""
+    from storyloom_pipeline.export.verify import Comparison, VerifyReport
+
+    def report(max_diff: float, margin: float | None, dtype: str) -> VerifyReport:
+        comparison = Comparison(
+            tokens=8,
+            max_abs_diff=max_diff,
+            last_max_abs_diff=max_diff,
+            top1_agreement=1.0,
+            greedy_engine=[1, 2, 9],
+            greedy_reference=[1, 2, 3],
+            greedy_margin=margin,
+        )
+        return VerifyReport(Path("m.gguf"), None, "F16", {}, None, [], comparison, 0.1, dtype)
+
+    assert report(float("nan"), 0.0, "bfloat16").problems[0].startswith("logits: not finite")
+    assert report(0.01, 0.5, "bfloat16").problems == []  # a near-tie for bfloat16 (1.5)
+    assert report(0.01, 0.5, "float32").problems == [
+        "greedy: 2 of 3 tokens agree (by a margin of 0.5)"
+    ]

@@ -131,3 +131,43 @@ def test_bad_training_files_name_the_file_and_line(tmp_path: Path) -> None:
         read_chat_split(tmp_path, "validation")
     _write(tmp_path, "train", [good])
     assert read_chat_split(tmp_path, "train") == [json.loads(good)["messages"]]
+
+
+def test_the_training_loss_is_the_cross_entropy_of_the_reply_tokens_only(
+    conversations: list[list[dict[str, str]]], qwen2_tokenizer
+) -> None:
+    """Two examples of different lengths, padded into one batch by training's own collator,
+    through a tiny Qwen2: the loss equals the mean cross-entropy of exactly the replies' tokens
+    (each predicted from the token before it), counted by hand from the texts, not the labels."""
+    import torch
+    from qwen2_tiny import tiny_qwen2_model
+    from transformers import DataCollatorForSeq2Seq
+
+    from storyloom_pipeline.train.run import _features
+
+    # untied and scaled: peaked logits, so that scoring one token more or less shows
+    model = tiny_qwen2_model(tied=False, output_scale=30.0)
+    qwen2_tokenizer.padding_side = "right"
+    pairs = conversations[:2]
+    examples = [tokenize_chat(messages, qwen2_tokenizer) for messages in pairs]
+    assert len(examples[0]) != len(examples[1])  # one of them is padded
+    batch = DataCollatorForSeq2Seq(qwen2_tokenizer, padding="longest")(_features(examples))
+    with torch.no_grad():
+        trained = model(**batch).loss.item()
+
+    by_hand, spilled = [], []  # per-token cross-entropy of the replies, and of one token before
+    for messages in pairs:
+        prompt, reply = split_chat(messages)
+        prompt_ids = qwen2_tokenizer(prompt)["input_ids"]
+        reply_ids = qwen2_tokenizer(reply, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prompt_ids + reply_ids])
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(ids).logits[0].double(), dim=-1)
+        start = len(prompt_ids)
+        by_hand += [-logprobs[i - 1, ids[0, i]].item() for i in range(start, ids.shape[1])]
+        spilled.append(-logprobs[start - 2, ids[0, start - 1]].item())
+    want = sum(by_hand) / len(by_hand)
+    assert trained == pytest.approx(want, rel=1e-5)
+    # the prompt's last token, had it carried loss, would have moved the mean measurably
+    wrong = (sum(by_hand) + sum(spilled)) / (len(by_hand) + len(spilled))
+    assert abs(wrong - want) > 1e-3

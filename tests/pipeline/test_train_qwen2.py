@@ -113,6 +113,18 @@ def test_qlora_as_the_7b_recipe_sets_it_up_trains_on_a_gpu(
     check_qlora_run(small_7b_recipe(tiny_qwen2_dir, chat_dataset), tmp_path / "run", "cuda")
 
 
+def smoke_recipe_on(base: Path, dataset: Path, **training: int) -> Recipe:
+    """The CPU smoke recipe on a tiny Qwen2 `base`, saving a checkpoint every step."""
+    smoke = load_recipe(RECIPES / "smoke-smollm2-cpu.yaml")
+    return dataclasses.replace(
+        smoke,
+        base_model=str(base),
+        architecture="qwen2",
+        data=dataclasses.replace(smoke.data, dataset=str(dataset)),
+        training=dataclasses.replace(smoke.training, save_steps=1, eval_steps=None, **training),
+    )
+
+
 def test_a_loss_that_turns_nan_stops_the_run_and_saves_nothing(
     tiny_qwen2_dir: Path, chat_dataset: Path, tmp_path: Path
 ) -> None:
@@ -124,16 +136,42 @@ def test_a_loss_that_turns_nan_stops_the_run_and_saves_nothing(
     model.model.norm.weight.data[0] = float("nan")  # every logit becomes NaN
     model.save_pretrained(broken)
     AutoTokenizer.from_pretrained(tiny_qwen2_dir).save_pretrained(broken)
-    smoke = load_recipe(RECIPES / "smoke-smollm2-cpu.yaml")
-    recipe = dataclasses.replace(
-        smoke,
-        base_model=str(broken),
-        architecture="qwen2",
-        data=dataclasses.replace(smoke.data, dataset=str(chat_dataset)),
-        training=dataclasses.replace(smoke.training, save_steps=1, eval_steps=None),
-    )
+    recipe = smoke_recipe_on(broken, chat_dataset)
     with pytest.raises(TrainingError, match=r"loss became nan at step 1; .* checkpoint is none"):
         train(recipe, tmp_path / "run")
     folder = RunFolder(tmp_path / "run")
     assert folder.last_checkpoint() is None and not folder.result_file.exists()
     assert [m["loss"] for m in folder.read_metrics() if "loss" in m] == [None]  # JSON null
+
+
+def test_weights_that_turn_nan_between_two_logs_are_never_checkpointed(
+    tiny_qwen2_dir: Path, chat_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loss is logged at step 1 only (logging_steps 10 of 4 steps) and turns NaN at step 3:
+    the checkpoint of step 3 and the final one would hold NaN weights, the adapter too."""
+    from storyloom_pipeline.train import run as train_run
+
+    forwards = 0
+
+    def nan_from_the_third_step(module, inputs, output):
+        nonlocal forwards
+        forwards += module.training
+        return output * float("nan") if module.training and forwards >= 3 else output
+
+    def loaded(recipe: Recipe):
+        model = load_for_training(recipe)
+        model.get_base_model().lm_head.register_forward_hook(nan_from_the_third_step)
+        return model
+
+    monkeypatch.setattr(train_run, "load_for_training", loaded)
+    recipe = smoke_recipe_on(tiny_qwen2_dir, chat_dataset, logging_steps=10)
+    message = (
+        r"weights became NaN or infinite by step 3 .*; the last good checkpoint is checkpoint-2"
+    )
+    with pytest.raises(TrainingError, match=message):
+        train(recipe, tmp_path / "run")
+    folder = RunFolder(tmp_path / "run")
+    assert sorted(p.name for p in folder.checkpoints.iterdir()) == ["checkpoint-1", "checkpoint-2"]
+    assert folder.last_checkpoint() == folder.checkpoints / "checkpoint-2"
+    assert not folder.adapter.exists() and not folder.result_file.exists()
+    assert forwards == 3  # the run stopped at the step that went NaN

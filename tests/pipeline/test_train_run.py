@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,7 +121,9 @@ def test_the_merged_model_is_a_plain_model_computing_what_base_plus_adapter_did(
     start = time.perf_counter()
     merged_dir = merge_adapter(run.adapter_dir, tmp_path / "merged", base_model=recipe.base_model)
     seconds = time.perf_counter() - start
+    record = (merged_dir / "storyloom-merge.json").stat().st_mtime_ns
     assert merge_adapter(run.adapter_dir, merged_dir, base_model=recipe.base_model) == merged_dir
+    assert (merged_dir / "storyloom-merge.json").stat().st_mtime_ns == record  # reused
     merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
     assert type(merged).__name__ == "LlamaForCausalLM"
     assert not any("lora" in name for name, _ in merged.named_parameters())
@@ -136,6 +139,57 @@ def test_the_merged_model_is_a_plain_model_computing_what_base_plus_adapter_did(
     print(f"\nmerge {seconds:.1f} s, max |merged - peft| {(got - want).abs().max():.2e}")
 
 
+def start_training(argv: list[str], log: Path) -> subprocess.Popen:
+    """`storyloom-pipeline <argv>` in a child process, its output in `log`."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "storyloom_pipeline", *argv],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for(
+    condition, process: subprocess.Popen, log: Path, what: str, seconds: float = 240
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        ended = process.poll() is not None
+        assert not ended, f"the run ended before {what}:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {what} in time"
+        time.sleep(0.05)
+
+
+def assert_same_adapter(want_dir: Path, got_dir: Path) -> None:
+    want, got = adapter_weights(want_dir), adapter_weights(got_dir)
+    assert want.keys() == got.keys()
+    worst = max((want[k] - got[k]).abs().max().item() for k in want)
+    assert worst < 1e-5, f"the resumed adapter differs from the unbroken run's by {worst}"
+
+
+def test_a_run_trained_again_in_the_same_folder_is_merged_again(
+    run: TrainResult, recipe: Recipe, tmp_path: Path
+) -> None:
+    """The merge is reused by the adapter's content, not its path."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(run.adapter_dir, adapter)
+    merged = merge_adapter(adapter, tmp_path / "merged", base_model=recipe.base_model)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    first = load_file(merged / "model.safetensors")[name]
+    weights = adapter_weights(adapter)  # "trained again": B doubled, so is every delta
+    weights = {k: v * 2 if "lora_B" in k else v for k, v in weights.items()}
+    save_file(weights, adapter / "adapter_model.safetensors", metadata={"format": "pt"})
+    assert merge_adapter(adapter, merged, base_model=recipe.base_model) == merged
+    second = load_file(merged / "model.safetensors")[name]
+    base = load_file(Path(recipe.base_model) / "model.safetensors")[name]
+    assert (first - base).abs().max() > 1e-3
+    assert torch.allclose(second - base, 2 * (first - base), atol=1e-6)
+
+
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_checkpoint_and_ends_where_an_unbroken_one_did(
     run: TrainResult, recipe: Recipe, tmp_path: Path
@@ -147,20 +201,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_ends_where_an_unbroke
     run_dir = tmp_path / "run"
     argv = ["train", "--recipe", str(recipe_file), "--run-dir", str(run_dir), "--merge"]
     log = tmp_path / "first-run.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "storyloom_pipeline", *argv],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_training(argv, log)
     folder = RunFolder(run_dir)
-    deadline = time.monotonic() + 240
-    while folder.last_checkpoint() != folder.checkpoints / "checkpoint-2":  # complete
-        ended = process.poll() is not None
-        assert not ended, f"the run ended before checkpoint-2:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, "no checkpoint-2 in time"
-        time.sleep(0.05)
+    checkpoint_2 = folder.checkpoints / "checkpoint-2"
+    wait_for(lambda: folder.last_checkpoint() == checkpoint_2, process, log, "checkpoint-2")
     process.send_signal(signal.SIGKILL)
     assert process.wait(10) == -signal.SIGKILL
     assert not folder.result_file.exists() and not (run_dir / "checkpoints/checkpoint-4").exists()
@@ -173,9 +217,54 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_ends_where_an_unbroke
         None,
         "checkpoint-2",
     ]
-    want, got = adapter_weights(run.adapter_dir), adapter_weights(resumed.adapter_dir)
-    assert want.keys() == got.keys()
-    worst = max((want[k] - got[k]).abs().max().item() for k in want)
-    assert worst < 1e-5, f"the resumed adapter differs from the unbroken run's by {worst}"
+    assert_same_adapter(run.adapter_dir, resumed.adapter_dir)
     assert resumed.eval_loss == pytest.approx(run.eval_loss, abs=1e-5)
     assert (run_dir / "merged" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_run_with_a_checkpoint_and_the_same_command_resumes_it(
+    run: TrainResult, recipe: Recipe, tmp_path: Path
+) -> None:
+    """A preempted machine: SIGTERM once training has begun ends the run after the step under
+    way, with a checkpoint of it, and an error; no adapter or result that a later `train`
+    (or `--merge`) would take for the finished run. The same command then finishes it."""
+    recipe_file = tmp_path / "smoke.yaml"
+    save_recipe(recipe, recipe_file)
+    run_dir = tmp_path / "run"
+    argv = ["train", "--recipe", str(recipe_file), "--run-dir", str(run_dir), "--merge"]
+    log = tmp_path / "first-run.log"
+    process = start_training(argv, log)
+    folder = RunFolder(run_dir)
+
+    def training_began() -> bool:
+        return any(m.get("event") == "start" for m in folder.read_metrics())
+
+    wait_for(training_began, process, log, "the start of training")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(120) == 1, log.read_text()[-3000:]
+    stopped = re.search(r"train: stopped at step (\d) of 4 \(SIGTERM\)", log.read_text())
+    assert stopped, log.read_text()[-3000:]
+    step = int(stopped[1])
+    assert 1 <= step < 4  # the step under way when the signal came (step 1 on this CPU)
+    assert folder.last_checkpoint() == folder.checkpoints / f"checkpoint-{step}"
+    assert not folder.result_file.exists() and not folder.adapter.exists()
+    assert not folder.merged.exists()
+
+    assert main(argv) == 0  # the same command resumes rather than returning a result
+    resumed = TrainResult.from_dict(json.loads(folder.result_file.read_text("utf-8")))
+    assert resumed.resumed_from == f"checkpoint-{step}" and resumed.global_step == 4
+    assert_same_adapter(run.adapter_dir, resumed.adapter_dir)
+    assert (run_dir / "merged" / "model.safetensors").is_file()
+
+
+def test_the_last_checkpoint_passes_over_one_still_marked_incomplete(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path / "run")
+    for step in (2, 4, 6):
+        checkpoint = folder.checkpoints / f"checkpoint-{step}"
+        checkpoint.mkdir(parents=True)
+        (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    (folder.checkpoints / "checkpoint-6" / "trainer_state.json").unlink()  # cut short by a kill
+    # transformers rewriting checkpoint-4: the old trainer_state.json is still readable
+    (folder.checkpoints / "checkpoint-4" / "checkpoint-is-incomplete.txt").write_text("saving")
+    assert folder.last_checkpoint() == folder.checkpoints / "checkpoint-2"

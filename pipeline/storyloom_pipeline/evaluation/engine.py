@@ -1,14 +1,19 @@
 """What the evaluation asks of a model, whichever engine runs it.
 
 Two things: `generate` a reply to a prompt (the raw ChatML the app sends), and `score` a given
-text after a prompt: the summed negative log-likelihood of its tokens under teacher forcing.
-The prompt and the target are tokenized separately and joined, so the target's tokens are the
-same whatever prompt precedes it (the reasoning a model wrote, or none). Ollama cannot score
-(`can_score` is False): its API returns log-probabilities of generated tokens only.
+text (the target) after a prompt and the start of the reply (the prefill, e.g. `<answer>`): the
+summed negative log-likelihood of the target's tokens under teacher forcing. Both tokenize as
+training does (`train.examples.encode_turn`): the prompt with the tokenizer's special tokens,
+the reply (prefill + target) on its own, in one piece. A BPE token may then straddle the
+prefill and the target (Qwen2's `>The` after `<answer>`); it is scored as the target's first
+token, as the model learnt it, rather than split into `>` and `The`, a sequence it never saw.
+Ollama cannot score (`can_score` is False): its API returns log-probabilities of generated
+tokens only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,6 +22,23 @@ from storyloom import prompting
 
 class EngineError(RuntimeError):
     """A model that cannot be loaded or run; the message says what to do about it."""
+
+
+class ChunkTooLong(EngineError):
+    """A chunk whose prompt and reply (or scored text) do not fit the context window.
+
+    Not fatal: the run skips that chunk for that model and the report says so, rather than
+    stopping the evaluation or scoring a reply to a prompt Ollama silently cut short. The
+    message names `--num-ctx`, the option that decides the window."""
+
+    def __init__(self, detail: str, num_ctx: int) -> None:
+        super().__init__(f"{detail}; a larger --num-ctx would hold it")
+        self.num_ctx = num_ctx
+
+    @property
+    def reason(self) -> str:
+        """What the report counts skipped chunks by."""
+        return f"longer than --num-ctx {self.num_ctx}"
 
 
 @dataclass(frozen=True)
@@ -35,7 +57,9 @@ class GenerationSettings:
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError("temperature must be 0 or more, and top_p in (0, 1]")
         if self.num_ctx < 512:
-            raise ValueError(f"a context window of {self.num_ctx} tokens holds no chunk")
+            raise ValueError(
+                f"--num-ctx {self.num_ctx}: a window of under 512 tokens holds no chunk"
+            )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -58,7 +82,14 @@ class Generation:
 @dataclass(frozen=True)
 class Score:
     nll: float  # summed negative log-likelihood of the target's tokens, in nats
-    tokens: int
+    tokens: int  # from the one that straddles the prefill and the target, if one does
+
+
+def first_target_token(token_ends: Sequence[int], boundary: int) -> int:
+    """The index of the reply's first token that holds any of the target: the first whose
+    end (in characters or bytes of the reply, like `boundary`, where the prefill ends) lies
+    past the boundary; len(token_ends) when none does (an empty target)."""
+    return next((i for i, end in enumerate(token_ends) if end > boundary), len(token_ends))
 
 
 class Engine(Protocol):
@@ -67,7 +98,7 @@ class Engine(Protocol):
 
     def generate(self, prompt: str, settings: GenerationSettings) -> Generation: ...
 
-    def score(self, prompt: str, target: str) -> Score: ...
+    def score(self, prompt: str, prefill: str, target: str) -> Score: ...
 
     def describe(self) -> dict[str, Any]: ...
 

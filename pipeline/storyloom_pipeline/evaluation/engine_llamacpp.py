@@ -3,23 +3,28 @@ the export stage's llama.cpp binding (`storyloom_pipeline.export.engine`, the on
 verification uses); this module only adapts it to what the evaluation asks.
 
 That binding decodes greedily, so this engine does too: a temperature above 0 is refused
-rather than silently ignored. The context is `num_ctx` tokens, which must hold the prompt
-plus the reply (or plus the scored continuation).
+rather than silently ignored. The context is `--num-ctx` tokens, which must hold the prompt
+plus `--max-new-tokens` (to generate) and the prompt plus the reply's start and the scored
+continuation (to score); a chunk that does not fit is `ChunkTooLong`, which the run skips.
 """
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 from storyloom_pipeline.evaluation.engine import (
+    ChunkTooLong,
     EngineError,
     Generation,
     GenerationSettings,
     Score,
     cut_at_stop,
+    first_target_token,
 )
 from storyloom_pipeline.evaluation.models import ModelSpec
+from storyloom_pipeline.train.examples import encode_turn
 
 
 class LlamaCppEngine:
@@ -47,7 +52,13 @@ class LlamaCppEngine:
             raise EngineError(
                 "the llama.cpp engine decodes greedily; use --temperature 0 for GGUF models"
             )
-        ids = self._engine.tokenize(prompt)
+        ids, _ = encode_turn(self._tokenize, prompt)
+        if len(ids) + settings.max_new_tokens > self._engine.n_ctx:
+            raise ChunkTooLong(
+                f"the prompt ({len(ids)} tokens) and --max-new-tokens "
+                f"{settings.max_new_tokens} do not fit --num-ctx {self._engine.n_ctx}",
+                self._engine.n_ctx,
+            )
         try:
             new = self._engine.greedy(ids, settings.max_new_tokens)
         except self._errors as exc:
@@ -56,16 +67,31 @@ class LlamaCppEngine:
         finish = "length" if len(new) >= settings.max_new_tokens else "stop"
         return Generation(text, finish, len(new))
 
-    def score(self, prompt: str, target: str) -> Score:
-        prompt_ids, target_ids = self._engine.tokenize(prompt), self._engine.tokenize(target)
-        if not target_ids:
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        return self._engine.tokenize(text, add_special=special)
+
+    def score(self, prompt: str, prefill: str, target: str) -> Score:
+        prompt_ids, reply_ids = encode_turn(self._tokenize, prompt, prefill + target)
+        # byte-level BPE pieces are the reply's bytes, so their running length is each
+        # token's end in bytes
+        ends = itertools.accumulate(len(piece) for piece in self._engine.pieces(reply_ids))
+        first = first_target_token(list(ends), len(prefill.encode()))
+        if first == len(reply_ids):
             return Score(0.0, 0)
+        total = len(prompt_ids) + len(reply_ids)
+        if total > self._engine.n_ctx:
+            raise ChunkTooLong(
+                f"the prompt, the reply's start and the continuation to score ({total} tokens) "
+                f"do not fit --num-ctx {self._engine.n_ctx}",
+                self._engine.n_ctx,
+            )
         try:
-            # NLL of every token after the first; the target's start where the prompt ends
-            nll = self._engine.token_nll(prompt_ids + target_ids)
+            # nll[i] is that of ids[i + 1]: the target's first token is at len(prompt) + first
+            nll = self._engine.token_nll(prompt_ids + reply_ids)
         except self._errors as exc:
             raise EngineError(f"llama.cpp: {exc}") from exc
-        return Score(float(nll[len(prompt_ids) - 1 :].sum()), len(target_ids))
+        start = len(prompt_ids) + first
+        return Score(float(nll[start - 1 :].sum()), len(reply_ids) - first)
 
     def describe(self) -> dict[str, Any]:
         from importlib.metadata import PackageNotFoundError, version

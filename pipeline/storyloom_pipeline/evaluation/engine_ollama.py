@@ -4,6 +4,14 @@ The prompt is the app's own ChatML (`raw: true`), so no Modelfile template can c
 model is asked. `num_ctx` is always sent: Ollama's default window (4,096 tokens on a CPU-only
 or small-GPU host) would silently drop the middle of an 80-sentence story.
 
+Even so, a prompt of `num_ctx` tokens or more is cut, silently: Ollama keeps its first
+`num_keep` tokens and the tail, `num_ctx - (num_ctx - num_keep) // 2` tokens in all, and answers
+HTTP 200 with no flag (shared/docs/ollama-reference.md 5.3, transcript 13: 719 tokens -> 130 at
+num_ctx 256). The one trace is the final `prompt_eval_count`. This engine sends `num_keep`, so
+that length is known, and a reply whose prompt was evaluated at exactly that length is
+`ChunkTooLong` (skipped by the run) rather than scored as an answer to the story. The Python
+client cannot send `truncate: false`, which would make the server refuse instead.
+
 Ollama cannot score a given text: its API returns the log-probabilities of the tokens a model
 generates, never of a text it is handed, so teacher-forced likelihood is not available here.
 """
@@ -17,6 +25,7 @@ import httpx
 
 from storyloom import prompting
 from storyloom_pipeline.evaluation.engine import (
+    ChunkTooLong,
     EngineError,
     Generation,
     GenerationSettings,
@@ -25,6 +34,12 @@ from storyloom_pipeline.evaluation.engine import (
 )
 
 TIMEOUT = httpx.Timeout(connect=5.0, read=900.0, write=60.0, pool=5.0)
+NUM_KEEP = 4  # Ollama's own default, sent so that the length of a cut prompt is known
+
+
+def cut_prompt_length(num_ctx: int, num_keep: int = NUM_KEEP) -> int:
+    """The tokens Ollama evaluates of a prompt that reached `num_ctx` (llama_server.go)."""
+    return num_ctx - (num_ctx - num_keep) // 2
 
 
 class OllamaEngine:
@@ -66,6 +81,7 @@ class OllamaEngine:
             "seed": settings.seed,
             "num_predict": settings.max_new_tokens,
             "num_ctx": settings.num_ctx,
+            "num_keep": NUM_KEEP,
             "stop": list(prompting.STOP_STRINGS),
         }
         try:
@@ -76,11 +92,18 @@ class OllamaEngine:
             raise EngineError(f"Ollama {self.model}: {exc.error}") from exc
         except (ConnectionError, httpx.HTTPError) as exc:
             raise EngineError(f"Ollama at {self.host}: {type(exc).__name__}: {exc}") from exc
+        evaluated = reply.prompt_eval_count
+        if evaluated == cut_prompt_length(settings.num_ctx) and _may_exceed(prompt, settings):
+            raise ChunkTooLong(
+                f"Ollama cut the prompt to {evaluated} tokens: it reached --num-ctx "
+                f"{settings.num_ctx}, and the reply answers what was left of it",
+                settings.num_ctx,
+            )
         text, _ = cut_at_stop(reply.response or "")
         reason = "length" if reply.done_reason == "length" else "stop"
         return Generation(text, reason, reply.eval_count or 0)
 
-    def score(self, prompt: str, target: str) -> Score:
+    def score(self, prompt: str, prefill: str, target: str) -> Score:
         raise EngineError("Ollama returns log-probabilities of generated tokens only")
 
     def describe(self) -> dict[str, Any]:
@@ -88,6 +111,12 @@ class OllamaEngine:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _may_exceed(prompt: str, settings: GenerationSettings) -> bool:
+    """Whether `prompt` can be num_ctx tokens long: no tokenizer makes more tokens than the
+    text has UTF-8 bytes, so a shorter prompt evaluated at the cut length is simply that long."""
+    return len(prompt.encode()) >= settings.num_ctx
 
 
 def _qualified(name: str) -> str:

@@ -31,8 +31,10 @@ from storyloom_pipeline.evaluation.engine import (
     GenerationSettings,
     Score,
     cut_at_stop,
+    first_target_token,
 )
 from storyloom_pipeline.evaluation.models import ModelSpec
+from storyloom_pipeline.train.examples import encode_turn, hf_tokenize
 
 
 class TransformersEngine:
@@ -60,6 +62,7 @@ class TransformersEngine:
         try:
             source = resolve(spec.ref)
             self.tokenizer = load_tokenizer(source)
+            self._tokenize = hf_tokenize(self.tokenizer)
             model = load_causal_lm(source, **self._load_options())
         except (ModelSourceError, OSError, ValueError) as exc:
             raise EngineError(f"cannot load {spec.ref} with transformers: {exc}") from exc
@@ -97,15 +100,18 @@ class TransformersEngine:
             options["device_map"] = {"": self.device}
         return options
 
-    def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def score(self, prompt: str, target: str) -> Score:
+    def score(self, prompt: str, prefill: str, target: str) -> Score:
         torch = self._torch
-        prompt_ids, target_ids = self._ids(prompt), self._ids(target)
+        reply = prefill + target
+        prompt_ids, reply_ids = encode_turn(self._tokenize, prompt, reply)
+        spans = self.tokenizer(reply, add_special_tokens=False, return_offsets_mapping=True)
+        ends = [end for _, end in spans["offset_mapping"]]  # characters of the reply
+        if len(ends) != len(reply_ids):
+            raise EngineError(f"{self.spec.ref}: the tokenizer gives no offset per token")
+        target_ids = reply_ids[first_target_token(ends, len(prefill)) :]
         if not target_ids:
             return Score(0.0, 0)
-        ids = prompt_ids + target_ids
+        ids = prompt_ids + reply_ids
         # logits for the last len(target)+1 positions: the first predicts target[0]; the very
         # last (after the target) is not needed
         keep = len(target_ids) + 1
@@ -122,7 +128,7 @@ class TransformersEngine:
         torch = self._torch
         from transformers import GenerationConfig
 
-        prompt_ids = self._ids(prompt)
+        prompt_ids, _ = encode_turn(self._tokenize, prompt)
         ids = torch.tensor([prompt_ids], device=self.device)
         sample = settings.temperature > 0
         config = GenerationConfig(

@@ -10,6 +10,10 @@ scored under teacher forcing twice:
   to and including its `<answer>` tag. A reply that never opened its answer (cut off by the
   token limit, or malformed) is followed by the reasoning the parser found, closed with
   `</reasoning><answer>`.
+
+A chunk that does not fit the model's context window (`ChunkTooLong`) gets a payload that says
+so (`skipped`) instead: it is journaled like a reply, and the report leaves the chunk out of
+every comparison and counts it.
 """
 
 from __future__ import annotations
@@ -20,10 +24,16 @@ import time
 from typing import Any
 
 from storyloom import prompting
-from storyloom_pipeline.evaluation.engine import Engine, GenerationSettings
+from storyloom_pipeline.evaluation.engine import ChunkTooLong, Engine, GenerationSettings
 from storyloom_pipeline.reasoning.chunk_source import Chunk
 
 REPLY_KIND = "reply"
+# How replies are tokenized and scored (engine.py); part of every reply's journal key, so a
+# journal from before a change is not mixed into the new numbers. 2: the reply in one piece,
+# the straddling token scored as the target's, the prompt with the tokenizer's special tokens.
+# 3: a chunk too long for the window is skipped; an Ollama journal of 2 may hold replies to
+# prompts the server cut.
+SCORING_VERSION = 3
 
 
 def chunk_prompt(chunk: Chunk) -> str:
@@ -37,6 +47,7 @@ def reply_key(model: dict[str, Any], chunk: Chunk, settings: GenerationSettings)
     payload = json.dumps(
         [
             prompting.PROMPT_FORMAT_VERSION,
+            SCORING_VERSION,
             model,
             settings.describe(),
             chunk_prompt(chunk),
@@ -60,6 +71,18 @@ def reasoning_prefill(raw: str, reasoning: str) -> tuple[str, str]:
 
 def make_reply(engine: Engine, chunk: Chunk, settings: GenerationSettings) -> dict[str, Any]:
     """Generate, parse and (where the engine can) score; the journal's payload."""
+    try:
+        return _answer_and_score(engine, chunk, settings)
+    except ChunkTooLong as exc:
+        return {
+            "chunk_id": chunk.chunk_id,
+            "skipped": exc.reason,
+            "detail": str(exc),
+            "engine": engine.describe(),
+        }
+
+
+def _answer_and_score(engine: Engine, chunk: Chunk, settings: GenerationSettings) -> dict[str, Any]:
     prompt = chunk_prompt(chunk)
     started = time.perf_counter()
     generation = engine.generate(prompt, settings)
@@ -77,9 +100,9 @@ def make_reply(engine: Engine, chunk: Chunk, settings: GenerationSettings) -> di
         "engine": engine.describe(),
     }
     if engine.can_score:
-        direct = engine.score(prompt + prompting.ANSWER_OPEN, chunk.continuation)
+        direct = engine.score(prompt, prompting.ANSWER_OPEN, chunk.continuation)
         prefill, source = reasoning_prefill(generation.text, parsed.reasoning)
-        after = engine.score(prompt + prefill, chunk.continuation)
+        after = engine.score(prompt, prefill, chunk.continuation)
         payload.update(
             nll_direct=direct.nll,
             tokens_direct=direct.tokens,

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,7 @@ def build_report(metrics: dict[str, Any]) -> list[Block]:
             f"{metrics['prompt_format_version']}; commit "
             f"{_commit(metrics['provenance'])}; {metrics['provenance']['created']}."
         ),
+        *_skipped_blocks(metrics),
         Heading("Summary"),
         summary_table(metrics),
         Heading("Details"),
@@ -243,6 +245,31 @@ def build_report(metrics: dict[str, Any]) -> list[Block]:
     if metrics["unjudged"]:
         blocks += [Heading("Left unjudged"), Bullets(metrics["unjudged"])]
     return blocks
+
+
+def _skipped_blocks(metrics: dict[str, Any]) -> list[Block]:
+    """Chunks a model could not take (too long for its window): counted per model and reason,
+    then one line each; every figure of the report leaves them out."""
+    skipped = metrics.get("skipped") or []
+    if not skipped:
+        return []
+    counts = Counter((entry["role"], entry["reason"]) for entry in skipped)
+    left_out = len({entry["chunk_id"] for entry in skipped})
+    compared = len(metrics["selection"]["chunks"]) - left_out
+    return [
+        Heading("Skipped chunks"),
+        Paragraph(
+            f"{left_out} of {len(metrics['selection']['chunks'])} chunks are left out of every "
+            f"figure below (both models are measured on the same {compared}):"
+        ),
+        Bullets(
+            [
+                f"{role}: {n} chunk{'' if n == 1 else 's'} skipped: {reason}"
+                for (role, reason), n in counts.items()
+            ]
+            + [f"{e['chunk_id']} ({e['role']}): {e['detail']}" for e in skipped]
+        ),
+    ]
 
 
 DEFINITIONS = (

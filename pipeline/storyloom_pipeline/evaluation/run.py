@@ -141,6 +141,7 @@ def _replies(
 
 
 def _pairs(evaluation: Evaluation, outcome: Outcome) -> list[Pair]:
+    """The chunks both models answered (none skipped them), as the judge sees them."""
     model, baseline = outcome.replies["model"], outcome.replies["baseline"]
     return [
         Pair(
@@ -151,6 +152,7 @@ def _pairs(evaluation: Evaluation, outcome: Outcome) -> list[Pair]:
             target_sentences=_target_sentences(chunk.continuation),
         )
         for chunk in evaluation.held_out.chunks
+        if "skipped" not in model[chunk.chunk_id] and "skipped" not in baseline[chunk.chunk_id]
     ]
 
 

@@ -16,6 +16,10 @@ Definitions (the report repeats them):
 
 The human continuation is measured the same way ("reference") to show what a good answer
 looks like on the same chunks.
+
+All of it is over the chunks both models answered: a chunk that either skipped (too long for
+`--num-ctx`) is left out of every figure, so both sides are measured on the same chunks, and
+listed under `skipped`.
 """
 
 from __future__ import annotations
@@ -286,11 +290,29 @@ def decision(comparison: dict[str, Any]) -> dict[str, Any]:
     return {"findings": findings, "keep": keep, "why": None}
 
 
+def skipped_chunks(chunks: Sequence[Any], replies: dict[str, dict[str, dict]]) -> list[dict]:
+    """Each chunk a model skipped, with why (e.g. "longer than --num-ctx 8192")."""
+    return [
+        {
+            "chunk_id": chunk.chunk_id,
+            "role": role,
+            "reason": reply["skipped"],
+            "detail": reply.get("detail", ""),
+        }
+        for chunk in chunks
+        for role, by_chunk in replies.items()
+        if "skipped" in (reply := by_chunk[chunk.chunk_id])
+    ]
+
+
 def summarize(evaluation: Evaluation, result: Outcome) -> dict[str, Any]:
     """Everything `metrics.json` holds, from a finished evaluation and what its run found."""
     from storyloom_pipeline.evaluation.provenance import provenance
 
-    rows = chunk_rows(evaluation.held_out.chunks, result.replies)
+    chunks = evaluation.held_out.chunks
+    skipped = skipped_chunks(chunks, result.replies)
+    left_out = {entry["chunk_id"] for entry in skipped}
+    rows = chunk_rows([c for c in chunks if c.chunk_id not in left_out], result.replies)
     seed = evaluation.held_out.seed
     comparison: dict[str, Any] = {
         "nll_direct_delta": nll_difference(rows, "direct", seed=seed),
@@ -321,6 +343,7 @@ def summarize(evaluation: Evaluation, result: Outcome) -> dict[str, Any]:
         | {"reference": reference_metrics(rows)},
         "comparison": comparison,
         "decision": decision(comparison),
+        "skipped": skipped,
         "unjudged": result.unjudged,
         "per_book": per_book(rows, roles),
         "per_chunk": rows,

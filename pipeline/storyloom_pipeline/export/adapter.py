@@ -19,6 +19,7 @@ from typing import Any
 import gguf
 import numpy as np
 
+from storyloom_pipeline.base_model import ModelSourceError, resolve
 from storyloom_pipeline.export.files import replacing
 from storyloom_pipeline.export.hf_model import (
     HfModel,
@@ -41,16 +42,16 @@ def export_adapter(
     out: Path,
     info: ExportInfo,
     *,
-    base_model_dir: Path | None = None,
+    base_model: str | Path | None = None,
     dtype: str = "f32",
 ) -> Path:
     """Write the peft adapter in `adapter_dir` as a GGUF LoRA adapter at `out`.
 
-    The base model's config.json (architecture, head counts) comes from `base_model_dir`, or
-    from the adapter's own `base_model_name_or_path` when that is a local folder.
+    Only the base model's config (architecture, head counts) is needed, from `base_model` or
+    else the adapter's own `base_model_name_or_path`: see `base_model_config`.
     """
     config = _read_adapter_config(adapter_dir)
-    base = HfModel(_base_folder(config, adapter_dir, base_model_dir))
+    base = base_model_config(config, adapter_dir, base_model)
     qtype = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16}.get(dtype)
     if qtype is None:
         raise ValueError(f"adapter tensors are written as f32 or f16, not {dtype!r}")
@@ -94,16 +95,33 @@ def _read_adapter_config(adapter_dir: Path) -> dict[str, Any]:
     return config
 
 
-def _base_folder(config: dict[str, Any], adapter_dir: Path, given: Path | None) -> Path:
-    if given is not None:
-        return given
-    named = config.get("base_model_name_or_path") or ""
-    if named and (Path(named) / "config.json").is_file():
-        return Path(named)
-    raise ModelFolderError(
-        f"{adapter_dir}: the base model {named!r} is not a local folder; "
-        "pass the base model's folder (for its config.json)"
-    )
+def base_model_config(
+    adapter_config: dict[str, Any], adapter_dir: Path, given: str | Path | None
+) -> HfModel:
+    """The adapter's base model as far as its config goes. `given`, or else the adapter's own
+    `base_model_name_or_path`, is any reference `base_model.resolve` takes: a folder (or a
+    merged model, whose config.json is the base's), a .gguf, or a Hub id such as
+    Qwen/Qwen2.5-7B-Instruct, whose config transformers reads from the Hugging Face cache
+    that training filled (or downloads, unless HF_HUB_OFFLINE is set)."""
+    ref = str(given) if given is not None else adapter_config.get("base_model_name_or_path") or ""
+    try:
+        source = resolve(ref)
+    except ModelSourceError as exc:
+        raise ModelFolderError(f"{adapter_dir}: the adapter's base model: {exc}") from None
+    folder = Path(source.location)
+    if not source.is_gguf and (folder / "config.json").is_file():
+        return HfModel(folder)
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(source.location, **source.pretrained_kwargs())
+    except (OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFolderError(
+            f"cannot read the config of the base model {ref!r} ({first_line}); "
+            "pass its folder with --base"
+        ) from None
+    return HfModel(folder, config.to_dict())
 
 
 def _llama_cpp_alpha(config: dict[str, Any]) -> float:
@@ -113,11 +131,11 @@ def _llama_cpp_alpha(config: dict[str, Any]) -> float:
 
 
 def source_tensors(
-    adapter_dir: Path, base_model_dir: Path | None = None
+    adapter_dir: Path, base_model: str | Path | None = None
 ) -> dict[str, Callable[[], np.ndarray]]:
     """{GGUF tensor name: loader of the adapter matrix in GGUF layout}, for `verify_gguf`."""
     config = _read_adapter_config(adapter_dir)
-    base = HfModel(_base_folder(config, adapter_dir, base_model_dir))
+    base = base_model_config(config, adapter_dir, base_model)
     return {tensor.name: tensor.load for tensor in lora_tensors(adapter_dir, base)}
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from storyloom_pipeline.export.metadata import ExportInfo
+    from storyloom_pipeline.train.run_folder import RunFolder
 
 
 def _info(args: argparse.Namespace) -> ExportInfo:
@@ -56,7 +58,8 @@ def run_export(args: argparse.Namespace) -> int:
             "(give --adapter and/or --merged, or --recipe for its run folder)"
         )
     info = _info(args)
-    adapter, merged, out = _sources(args, info)
+    sources = _sources(args, info)
+    adapter, merged, out = sources.adapter, sources.merged, sources.out
     try:
         if adapter:
             started = time.perf_counter()
@@ -64,7 +67,7 @@ def run_export(args: argparse.Namespace) -> int:
                 adapter,
                 out / adapter_file_name(info.name),
                 info,
-                base_model_dir=Path(args.base) if args.base else None,
+                base_model=sources.base,
                 dtype=args.adapter_dtype,
             )
             _report(path, started)
@@ -86,9 +89,18 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sources(args: argparse.Namespace, info: ExportInfo) -> tuple[Path | None, Path | None, Path]:
+@dataclass(frozen=True)
+class _Sources:
+    adapter: Path | None
+    merged: Path | None
+    base: str | None  # the adapter's base model (for its config); None: the adapter's own
+    out: Path
+
+
+def _sources(args: argparse.Namespace, info: ExportInfo) -> _Sources:
     """What to export and where: the folders given, or else the recipe's run folder (its
     adapter, when the recipe exports one, and its merged model), into the run's gguf/."""
+    from storyloom_pipeline.recipe import load_recipe
     from storyloom_pipeline.train.run_folder import RunFolder
 
     run = RunFolder.for_recipe(info.name) if args.recipe else None
@@ -96,22 +108,41 @@ def _sources(args: argparse.Namespace, info: ExportInfo) -> tuple[Path | None, P
     if out is None:
         raise SystemExit("storyloom-pipeline export: give --out (or --recipe for its run folder)")
     if args.adapter or args.merged or run is None:
-        return _path(args.adapter), _path(args.merged), out
-    wants_adapter = _recipe_exports_adapter(args.recipe)
-    adapter = run.adapter if wants_adapter and run.adapter.is_dir() else None
+        return _Sources(_path(args.adapter), _path(args.merged), args.base, out)
+    recipe = load_recipe(Path(args.recipe))
+    adapter = run.adapter if recipe.export.adapter and run.adapter.is_dir() else None
     merged = run.merged if run.merged.is_dir() else None
+    if merged is not None:
+        _check_merge(run)
     if adapter is None and merged is None:
         raise SystemExit(
             f"storyloom-pipeline export: {run.path} holds neither adapter/ nor merged/ "
             "(run `storyloom-pipeline train --recipe ... --merge` first)"
         )
-    return adapter, merged, out
+    # The adapter names its base by Hub id (cra-v1) or by a folder of the training machine;
+    # the merged model has the base's config.json, else the recipe names the base.
+    has_config = (run.merged / "config.json").is_file()
+    base = args.base or (str(run.merged) if has_config else recipe.base_model)
+    return _Sources(adapter, merged, base, out)
 
 
-def _recipe_exports_adapter(recipe_path: str) -> bool:
-    from storyloom_pipeline.recipe import load_recipe
+def _check_merge(run: RunFolder) -> None:
+    """The run's merged/ is a finished merge of the run's adapter/ as it is now."""
+    from storyloom_pipeline.train.model import ADAPTER_FILES, adapter_digest, read_merge_record
 
-    return load_recipe(Path(recipe_path)).export.adapter
+    again = "run `storyloom-pipeline train --recipe ... --merge` again"
+    record = read_merge_record(run.merged)
+    if record is None:
+        raise SystemExit(
+            f"storyloom-pipeline export: {run.merged} holds no finished merge (its "
+            f"storyloom-merge.json is written last); {again}"
+        )
+    has_adapter = all((run.adapter / name).is_file() for name in ADAPTER_FILES)
+    if has_adapter and record.get("adapter_sha256") != adapter_digest(run.adapter):
+        raise SystemExit(
+            f"storyloom-pipeline export: {run.merged} was merged from another adapter than "
+            f"{run.adapter} holds now (trained again since?); {again}"
+        )
 
 
 def _path(value: str | None) -> Path | None:
@@ -146,6 +177,7 @@ def run_verify(args: argparse.Namespace) -> int:
             prompt=Path(args.prompt_file).read_text(encoding="utf-8") if args.prompt_file else None,
             greedy_tokens=args.tokens,
             n_threads=args.threads,
+            reference_dtype=args.reference_dtype,
         )
     except (EngineUnavailable, EngineError, OSError, ValueError) as exc:
         raise SystemExit(f"storyloom-pipeline verify-gguf: {exc}") from exc
@@ -167,7 +199,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--adapter", metavar="DIR", help="a peft adapter folder (default: the run's adapter/)"
     )
     export.add_argument(
-        "--base", metavar="DIR", help="the base model folder (default: the adapter's own)"
+        "--base",
+        metavar="REF",
+        help="the adapter's base model, for its config: a folder, .gguf or Hub id (default: "
+        "the run's merged/, else the recipe's base_model; with --adapter, the adapter's own)",
     )
     export.add_argument(
         "--merged", metavar="DIR", help="a merged model folder (default: the run's merged/)"
@@ -189,9 +224,21 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "greedy continuation with transformers' on the same token ids. Exits 1 when a bound "
         "is exceeded (last-token max |Δlogit|: F32 1e-3, F16 0.1, BF16 1.0; greedy equal).",
     )
+    from storyloom_pipeline.export.reference_dtype import REFERENCE_DTYPES, REFERENCE_ROUNDING
+
+    rounding = ", ".join(f"{k} +{v:g}" for k, v in REFERENCE_ROUNDING.items() if v)
     verify.add_argument("gguf", help="the GGUF model (the base model when --adapter is given)")
     verify.add_argument(
         "--reference", required=True, metavar="DIR", help="the transformers folder it should equal"
+    )
+    verify.add_argument(
+        "--reference-dtype",
+        choices=REFERENCE_DTYPES,
+        default="float32",
+        help="the reference's weights and arithmetic. float32 (default) is exact and needs 4 "
+        "bytes per weight in RAM (Qwen2.5-7B ~30 GB, 32B ~131 GB); bfloat16 and float16 "
+        f"need half (~15 GB, ~66 GB) and loosen every logit bound by their own rounding "
+        f"({rounding}); float16 may overflow on some models. The GGUF is memory-mapped on top",
     )
     verify.add_argument("--adapter", metavar="GGUF", help="a GGUF LoRA adapter to apply at load")
     verify.add_argument(

@@ -208,16 +208,20 @@ class Engine:
                 return list(buffer[:n])
             capacity = -n
 
-    def detokenize(self, ids: Sequence[int]) -> str:
-        api, pieces = self._lib.api, bytearray()
+    def pieces(self, ids: Sequence[int]) -> list[bytes]:
+        """The bytes each token stands for (special tokens written out)."""
+        api, pieces = self._lib.api, []
         buffer = ctypes.create_string_buffer(256)
         for token in ids:
             n = api.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, True)
             if n < 0:
                 buffer = ctypes.create_string_buffer(-n)
                 n = api.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, True)
-            pieces += buffer.raw[:n]
-        return pieces.decode("utf-8", errors="replace")
+            pieces.append(buffer.raw[:n])
+        return pieces
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return b"".join(self.pieces(ids)).decode("utf-8", errors="replace")
 
     def is_end_of_generation(self, token: int) -> bool:
         return bool(self._lib.api.llama_vocab_is_eog(self._vocab, token))

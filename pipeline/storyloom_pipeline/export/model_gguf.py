@@ -86,12 +86,17 @@ def _quantize_with_llama_cpp(
 ) -> dict[str, Path]:
     from storyloom_pipeline.export import engine
 
-    # Quantize from the most precise float file asked for, else from a temporary F16.
+    # Quantize from the most precise float file asked for, else from a temporary F16: under
+    # a name of its own, so that an F16 already there (not asked for now) is left alone.
     source = next((written[t] for t in FLOAT_TYPES if t in written), None)
     temporary = source is None
     if source is None:
         source = write_model_gguf(
-            model, out_dir / gguf_file_name(info.name, "f16"), gguf_type("f16"), info, vocab
+            model,
+            out_dir / f".{gguf_file_name(info.name, 'f16')}.quantize-source",
+            gguf_type("f16"),
+            info,
+            vocab,
         )
     try:
         quantized = {}

@@ -3,10 +3,16 @@
 1. Metadata: general.* (type, architecture, name, Storyloom prompt format), tokenizer keys.
 2. Tensors: every tensor the source implies is there, and equals the source weight up to the
    rounding of its type (exactly, for F32).
-3. llama.cpp: the same token ids through llama.cpp and through transformers in fp32: max
-   |Δlogit| at the last position and over all positions, top-1 agreement, and greedy
-   continuations (argmax, no EOS stop) compared token by token. An adapter GGUF is applied to
-   its base GGUF at load and compared with the merged transformers model.
+3. llama.cpp: the same token ids through llama.cpp and through transformers (in fp32 unless
+   `reference_dtype` says otherwise): max |Δlogit| at the last position and over all
+   positions, top-1 agreement, and greedy continuations (argmax, no EOS stop) compared token
+   by token. An adapter GGUF is applied to its base GGUF at load and compared with the merged
+   transformers model.
+
+A bfloat16 or float16 reference halves the memory the check needs (REFERENCE_ROUNDING) but
+rounds by itself: its measured rounding is added to every logit bound, and a greedy difference
+where it preferred its own token by no more than that is a near-tie it may have flipped, not a
+wrong file. float32 is the exact check.
 
 llama.cpp runs in its "precise" mode here (F32 KV cache, no flash attention), so the bounds
 below measure the file, not llama.cpp's fast-path rounding. Last-position max |Δlogit|
@@ -19,6 +25,7 @@ above 1 and breaks the greedy continuation, which must also agree for these type
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +39,7 @@ from storyloom import prompting
 from storyloom_pipeline.export.engine import Engine
 from storyloom_pipeline.export.metadata import PROMPT_FORMAT_KEY
 from storyloom_pipeline.export.reader import GgufFile, read_gguf
+from storyloom_pipeline.export.reference_dtype import REFERENCE_DTYPES, REFERENCE_ROUNDING
 
 # Last-position max |Δlogit| allowed per file type; for these types the greedy continuation
 # must also be equal. Quantized types get no bound: their figures are reported.
@@ -56,14 +64,19 @@ class Reference:
     def __init__(self, model: Any, tokenizer: Any) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self._runs: dict[tuple[tuple[int, ...], int], tuple[np.ndarray, list[int]]] = {}
+        self.dtype: str = str(model.dtype).removeprefix("torch.")
+        # (ids, greedy tokens) -> (logits of every position, greedy ids, each greedy step's logits)
+        self._runs: dict[tuple[tuple[int, ...], int], tuple[np.ndarray, list[int], np.ndarray]] = {}
 
     @classmethod
-    def load(cls, folder: Path) -> Reference:
+    def load(cls, folder: Path, dtype: str = "float32") -> Reference:
+        """The model in `folder`, its weights and arithmetic in `dtype` (REFERENCE_DTYPES)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        if dtype not in REFERENCE_DTYPES:
+            raise ValueError(f"a reference dtype is one of {', '.join(REFERENCE_DTYPES)}")
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
         return cls(model, AutoTokenizer.from_pretrained(folder))
 
     def tokenize(self, text: str) -> list[int]:
@@ -71,12 +84,24 @@ class Reference:
 
     def run(self, ids: list[int], greedy_tokens: int) -> tuple[np.ndarray, list[int]]:
         """(logits for every position, the greedy continuation without EOS stop)."""
+        logits, generated, _ = self._cached(ids, greedy_tokens)
+        return logits, generated
+
+    def greedy_margin(self, ids: list[int], greedy_tokens: int, step: int, other: int) -> float:
+        """How far (in logits) the reference preferred its own greedy token at `step` of the
+        continuation of `ids` over `other`: near 0 is a near-tie that rounding may flip."""
+        _, generated, steps = self._cached(ids, greedy_tokens)
+        return float(steps[step, generated[step]] - steps[step, other])
+
+    def _cached(
+        self, ids: list[int], greedy_tokens: int
+    ) -> tuple[np.ndarray, list[int], np.ndarray]:
         key = (tuple(ids), greedy_tokens)
         if key not in self._runs:
             self._runs[key] = self._run(ids, greedy_tokens)
         return self._runs[key]
 
-    def _run(self, ids: list[int], greedy_tokens: int) -> tuple[np.ndarray, list[int]]:
+    def _run(self, ids: list[int], greedy_tokens: int) -> tuple[np.ndarray, list[int], np.ndarray]:
         import torch
 
         with torch.no_grad():
@@ -85,12 +110,14 @@ class Reference:
             # transformers 5.25 renamed past_key_values to cache (the old name warns).
             cache_key = "cache" if "cache" in out else "past_key_values"
             generated: list[int] = []
+            steps = []
             while len(generated) < greedy_tokens:
-                generated.append(int(out.logits[0, -1].argmax()))
+                steps.append(out.logits[0, -1].float().numpy())
+                generated.append(int(steps[-1].argmax()))
                 if len(generated) < greedy_tokens:
                     step = torch.tensor([generated[-1:]])
                     out = self.model(step, use_cache=True, **{cache_key: out[cache_key]})
-        return logits, generated
+        return logits, generated, np.array(steps).reshape(len(steps), -1)
 
 
 @dataclass
@@ -101,6 +128,9 @@ class Comparison:
     top1_agreement: float  # share of positions whose argmax agrees
     greedy_engine: list[int]
     greedy_reference: list[int]
+    # at the first greedy difference: the reference's logit margin for its token over
+    # llama.cpp's (None when all agree)
+    greedy_margin: float | None = None
 
     @property
     def greedy_agreeing(self) -> int:
@@ -131,6 +161,7 @@ class VerifyReport:
     tokenizer_mismatches: list[str]
     comparison: Comparison
     logit_bound: float | None
+    reference_dtype: str = "float32"
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -155,14 +186,25 @@ class VerifyReport:
             for text in self.tokenizer_mismatches
         ]
         c = self.comparison
+        if not math.isfinite(c.max_abs_diff):
+            found.append(
+                f"logits: not finite (the GGUF's, or the {self.reference_dtype} reference's)"
+            )
         if self.logit_bound is not None:
             if c.last_max_abs_diff > self.logit_bound:
                 found.append(
-                    f"logits: last-token max |Δ| {c.last_max_abs_diff:.3g} > {self.logit_bound}"
+                    f"logits: last-token max |Δ| {c.last_max_abs_diff:.3g} > {self.logit_bound:.3g}"
                 )
-            if c.greedy_agreeing < len(c.greedy_reference):
+            # a half-precision reference may flip a near-tie; a clear preference must agree
+            rounding = REFERENCE_ROUNDING[self.reference_dtype]
+            if c.greedy_agreeing < len(c.greedy_reference) and not (
+                c.greedy_margin is not None and c.greedy_margin <= rounding
+            ):
+                margin = (
+                    "" if c.greedy_margin is None else f" (by a margin of {c.greedy_margin:.3g})"
+                )
                 found.append(
-                    f"greedy: {c.greedy_agreeing} of {len(c.greedy_reference)} tokens agree"
+                    f"greedy: {c.greedy_agreeing} of {len(c.greedy_reference)} tokens agree{margin}"
                 )
         return found
 
@@ -174,15 +216,21 @@ class VerifyReport:
         c = self.comparison
         what = f"{self.path.name} + {self.adapter.name}" if self.adapter else self.path.name
         lines = [
-            f"{what} ({self.file_type}): {c.tokens} prompt tokens",
+            f"{what} ({self.file_type}): {c.tokens} prompt tokens, "
+            f"reference in {self.reference_dtype}",
             f"  logits: last max|Δ| {c.last_max_abs_diff:.3g}, all positions {c.max_abs_diff:.3g}, "
             f"top-1 agree {c.top1_agreement:.3f}"
             + (
-                f" (bound {self.logit_bound})"
+                f" (bound {self.logit_bound:.3g})"
                 if self.logit_bound is not None
                 else " (no bound: quantized)"
             ),
-            f"  greedy: {c.greedy_agreeing}/{len(c.greedy_reference)} tokens equal",
+            f"  greedy: {c.greedy_agreeing}/{len(c.greedy_reference)} tokens equal"
+            + (
+                f" (then a near-tie: reference margin {c.greedy_margin:.3g})"
+                if c.greedy_margin is not None
+                else ""
+            ),
         ]
         if self.tensors is not None:
             lines.append(
@@ -208,6 +256,7 @@ def verify_gguf(
     prompt: str | None = None,
     greedy_tokens: int = 16,
     n_threads: int | None = None,
+    reference_dtype: str = "float32",
 ) -> VerifyReport:
     """Check the GGUF at `path` (with `adapter` applied, if given) against `reference`, the
     transformers model it should equal (for an adapter: the merged model). `expected_tensors`
@@ -223,7 +272,7 @@ def verify_gguf(
 
     clock = time.perf_counter()
     if isinstance(reference, Path):
-        reference = Reference.load(reference)
+        reference = Reference.load(reference, reference_dtype)
     text = prompt or prompting.render_chatml(prompting.continuation_messages(DEFAULT_CONTEXT))
     ids = reference.tokenize(text)
     ref_logits, ref_greedy = reference.run(ids, greedy_tokens)
@@ -252,6 +301,10 @@ def verify_gguf(
         greedy_engine=greedy,
         greedy_reference=ref_greedy,
     )
+    first = comparison.greedy_agreeing
+    if first < min(len(greedy), len(ref_greedy)):
+        comparison.greedy_margin = reference.greedy_margin(ids, greedy_tokens, first, greedy[first])
+    file_bound = LOGIT_BOUNDS.get(file_type)
     return VerifyReport(
         path=path,
         adapter=adapter,
@@ -260,7 +313,10 @@ def verify_gguf(
         tensors=tensors,
         tokenizer_mismatches=mismatches,
         comparison=comparison,
-        logit_bound=LOGIT_BOUNDS.get(file_type),
+        logit_bound=None
+        if file_bound is None
+        else file_bound + REFERENCE_ROUNDING[reference.dtype],
+        reference_dtype=reference.dtype,
         seconds=seconds,
     )
 

@@ -3,16 +3,17 @@
 A training example is the prompt the app sends, `render_chatml(messages[:-1])` (system turn
 included, ending in the open assistant turn), followed by the reply the model must write: the
 assistant's content and the `<|im_end|>` that stops generation. The two parts are tokenized
-separately, so the prompt's ids are exactly the ids the model is given at inference (a BPE
-merge across the boundary would otherwise teach it a prompt it never sees). Only the reply
-carries loss: every prompt position is labelled -100.
+separately (`encode_turn`), so the prompt's ids are exactly the ids the model is given at
+inference (a BPE merge across the boundary would otherwise teach it a prompt it never sees).
+Only the reply carries loss: every prompt position is labelled -100. The evaluation's engines
+tokenize with `encode_turn` too, so they score exactly the token sequences training used.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 IGNORE_INDEX = -100  # the label torch's cross-entropy skips
+# (text, add special tokens) -> token ids: a transformers tokenizer (`hf_tokenize`), or the
+# evaluation's llama.cpp engine
+Tokenize = Callable[[str, bool], list[int]]
 
 
 class DataError(ValueError):
@@ -50,14 +54,23 @@ def split_chat(messages: Sequence[Mapping[str, str]]) -> tuple[str, str]:
     return prompting.render_chatml(messages[:-1]), f"{messages[-1]['content']}{IM_END}"
 
 
+def hf_tokenize(tokenizer: PreTrainedTokenizerBase) -> Tokenize:
+    return lambda text, special: list(tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
+def encode_turn(tokenize: Tokenize, prompt: str, reply: str = "") -> tuple[list[int], list[int]]:
+    """The token ids of a prompt and of the reply that follows it, each tokenized on its own.
+
+    Special tokens on the prompt only: a tokenizer that starts sequences with BOS (as llama.cpp
+    then does too) gets it once, at the start. This is the one tokenization of a conversation:
+    training's examples and the evaluation's prompts and scored replies all come from here."""
+    return tokenize(prompt, True), (tokenize(reply, False) if reply else [])
+
+
 def tokenize_chat(
     messages: Sequence[Mapping[str, str]], tokenizer: PreTrainedTokenizerBase
 ) -> ChatTokens:
-    prompt, reply = split_chat(messages)
-    # add_special_tokens on the prompt only: a tokenizer that starts sequences with BOS (as
-    # llama.cpp then does too) gets it once, at the start.
-    prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
-    reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"]
+    prompt_ids, reply_ids = encode_turn(hf_tokenize(tokenizer), *split_chat(messages))
     return ChatTokens(
         input_ids=[*prompt_ids, *reply_ids],
         labels=[IGNORE_INDEX] * len(prompt_ids) + list(reply_ids),

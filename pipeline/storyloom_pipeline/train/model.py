@@ -12,6 +12,7 @@ model differs from the trained one by that rounding; it is the usual QLoRA pract
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from transformers import BitsAndBytesConfig, PreTrainedModel
 
 MERGE_RECORD = "storyloom-merge.json"  # written last: the merged folder is complete
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 class TrainingError(RuntimeError):
@@ -107,19 +109,25 @@ def merge_adapter(
     reference) loaded unquantized in `dtype`; save a plain transformers folder (safetensors,
     config, tokenizer) at `out_dir` and return it.
 
-    A folder that already holds a finished merge of the same adapter is reused; an interrupted
-    one is redone.
+    A folder that already holds a finished merge of the same adapter (by content: a run
+    trained again in the same folder is merged again), base and dtype is reused; an
+    interrupted one is redone.
     """
     import torch
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    record = {"adapter": str(adapter_dir.resolve()), "base_model": base_model, "dtype": dtype}
+    missing = [name for name in ADAPTER_FILES if not (adapter_dir / name).is_file()]
+    if missing:
+        raise TrainingError(f"no LoRA adapter in {adapter_dir} ({', '.join(missing)} missing)")
+    record = {
+        "adapter_sha256": adapter_digest(adapter_dir),
+        "base_model": base_model,
+        "dtype": dtype,
+    }
     done = out_dir / MERGE_RECORD
-    if done.is_file() and json.loads(done.read_text(encoding="utf-8")) == record:
+    if read_merge_record(out_dir) == record:
         return out_dir
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise TrainingError(f"no LoRA adapter in {adapter_dir} (adapter_config.json missing)")
     done.unlink(missing_ok=True)
     source = resolve(base_model)
     base = load_causal_lm(source, dtype=torch_dtype(dtype))
@@ -134,3 +142,24 @@ def merge_adapter(
         load_tokenizer(source).save_pretrained(out_dir)
     done.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return out_dir
+
+
+def adapter_digest(adapter_dir: Path) -> str:
+    """sha256 over the adapter's config and weights: which adapter a merge was made from."""
+    digest = hashlib.sha256()
+    for name in ADAPTER_FILES:
+        digest.update(name.encode() + b"\0")
+        with (adapter_dir / name).open("rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def read_merge_record(merged_dir: Path) -> dict[str, Any] | None:
+    """What the finished merge in `merged_dir` was made from (`merge_adapter`'s record,
+    written last), or None: no merge there, or one that did not finish."""
+    try:
+        record = json.loads((merged_dir / MERGE_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None

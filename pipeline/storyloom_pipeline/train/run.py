@@ -1,7 +1,12 @@
 """`train(recipe, run_dir)`: one LoRA/QLoRA run with transformers' Trainer, resumable.
 
 Calling it again on the same run folder goes on from the newest complete checkpoint (after a
-crash, a kill or Ctrl+C), and returns at once when the run had already finished. Several GPUs:
+crash, a kill or Ctrl+C), and returns at once when the run had already finished. SIGTERM (a
+preempted cloud GPU, a scheduler stopping the job) during training finishes the step under way,
+saves a checkpoint and raises `TrainingError`: only a run that reached its last step writes
+adapter/ and result.json. A loss that turns NaN or infinite stops the run with
+`TrainingError` too, and no checkpoint or adapter holding the diverged weights is written
+(every save, and the adapter, first checks that the LoRA weights are finite). Several GPUs:
 start the same command under `accelerate launch` (see the recipe headers); the Trainer runs
 distributed data parallel and only the main process writes the run folder.
 """
@@ -9,6 +14,8 @@ distributed data parallel and only the main process writes the run folder.
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,15 +109,25 @@ def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> Trai
 
         set_seed(recipe.training.seed)  # the LoRA initialisation is random
         model = load_for_training(recipe)
-    trainer, log = _trainer(recipe, folder, model, tokenizer, train_set, eval_set, main)
-    with watch.stage("train"):
+    stop = threading.Event()
+    trainer, log = _trainer(recipe, folder, model, tokenizer, train_set, eval_set, main, stop)
+    with watch.stage("train"), _sigterm_sets(stop):
         trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
-    if log.diverged_at is not None:
-        last = folder.last_checkpoint()
+    last = folder.last_checkpoint()
+    if log.diverged is None and not _weights_finite(model):
+        log.diverged = "the adapter's weights are NaN or infinite at the end of training"
+    if log.diverged is not None:
         raise TrainingError(
-            f"the training loss became {log.diverged_loss} at step {log.diverged_at}; "
-            f"the last good checkpoint is {last.name if last else 'none'}. "
+            f"{log.diverged}; the last good checkpoint is {last.name if last else 'none'}. "
             "Lower training.learning_rate (or raise warmup_ratio) and train in a new run folder."
+        )
+    step, max_steps = trainer.state.global_step, trainer.state.max_steps
+    if step < max_steps:  # stopped early: a partial adapter must not pass for the result
+        why = "SIGTERM" if stop.is_set() else "the trainer stopped early"
+        raise TrainingError(
+            f"stopped at step {step} of {max_steps} ({why}); "
+            f"{last.name if last else 'no checkpoint'} is saved. "
+            "Run the same command again to resume."
         )
     eval_loss = log.eval_loss_at(trainer.state.global_step)
     if eval_set and eval_loss is None:
@@ -132,6 +149,47 @@ def train(recipe: Recipe, run_dir: Path, *, dataset: Path | None = None) -> Trai
     if main:
         folder.write_result(result.to_dict())
     return result
+
+
+@contextmanager
+def _sigterm_sets(stop: threading.Event) -> Iterator[None]:
+    """While training, SIGTERM sets `stop` (the run then ends after the step under way with a
+    checkpoint, see `_trainer`) instead of killing the process. Outside training (loading,
+    the final save) SIGTERM kills as usual: the next start redoes that work and loses nothing.
+
+    Not transformers' own `enable_jit_checkpoint`: it acts only 3 s after the signal, then
+    saves before the optimizer step and throws that step's gradients away."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _any_process(flag: bool, device: Any) -> bool:
+    """`flag` from any training process (under DDP all of them must stop at the same step,
+    or the others wait forever in the next collective operation)."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _weights_finite(model: Any) -> bool:
+    """Whether every trained weight (the LoRA's) is finite. A non-finite loss makes the
+    gradients and then the weights NaN, but is only seen when it is logged, every
+    logging_steps: a checkpoint between the two, or the final one, would keep NaN weights."""
+    import torch
+
+    trained = [p.detach() for p in model.parameters() if p.requires_grad]
+    return bool(torch.stack([torch.isfinite(p).all() for p in trained]).all()) if trained else True
 
 
 def _tokenizer(recipe: Recipe) -> PreTrainedTokenizerBase:
@@ -213,7 +271,6 @@ def training_arguments(recipe: Recipe, output_dir: Path, *, evaluate: bool) -> T
         save_strategy="steps",
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
-        enable_jit_checkpoint=True,  # SIGTERM (a preempted cloud GPU) saves a checkpoint first
         seed=t.seed,
         data_seed=t.seed,
         report_to="none",
@@ -230,15 +287,24 @@ def _trainer(
     train_set: list[dict[str, list[int]]],
     eval_set: list[dict[str, list[int]]],
     main: bool,
+    stop: threading.Event,
 ) -> tuple[Any, Any]:
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback
 
+    class StopWhenAsked(TrainerCallback):
+        """Ends the run after the step under way once SIGTERM came, with a checkpoint of it."""
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if _any_process(stop.is_set(), args.device):
+                control.should_save = True
+                control.should_training_stop = True
+
     class MetricsLog(TrainerCallback):
-        """Appends every log to metrics.jsonl and stops the run when the loss diverges."""
+        """Appends every log to metrics.jsonl, and stops the run without a checkpoint when the
+        logged loss or, at a step that would save one, the weights are no longer finite."""
 
         def __init__(self) -> None:
-            self.diverged_at: int | None = None
-            self.diverged_loss: float | None = None
+            self.diverged: str | None = None  # what went non-finite, and at which step
             self.eval_losses: dict[int, float] = {}
 
         def eval_loss_at(self, step: int) -> float | None:
@@ -259,9 +325,19 @@ def _trainer(
                 self.eval_losses[state.global_step] = logs["eval_loss"]
             loss = logs.get("loss")
             if isinstance(loss, float) and not math.isfinite(loss):
-                self.diverged_at, self.diverged_loss = state.global_step, loss
+                self.diverged = f"the training loss became {loss} at step {state.global_step}"
                 control.should_training_stop = True
                 control.should_save = False  # never checkpoint diverged weights
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            # before the Trainer logs and saves this step: its save must not keep NaN weights
+            if control.should_save and not _weights_finite(kwargs["model"]):
+                self.diverged = (
+                    f"the adapter's weights became NaN or infinite by step {state.global_step} "
+                    "(a non-finite loss since the last log)"
+                )
+                control.should_training_stop = True
+                control.should_save = False
 
     log = MetricsLog()
     trainer = Trainer(
@@ -271,6 +347,6 @@ def _trainer(
         eval_dataset=eval_set or None,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding="longest"),
         processing_class=tokenizer,
-        callbacks=[log],
+        callbacks=[StopWhenAsked(), log],  # log last: it may veto the save of diverged weights
     )
     return trainer, log

@@ -34,6 +34,10 @@ from storyloom_pipeline.recipe import Recipe, RecipeError, load_recipe, save_rec
 
 RUNS_ROOT = Path("runs")
 CHECKPOINT_PREFIX = "checkpoint-"
+# transformers' just-in-time checkpoint (`enable_jit_checkpoint`; earlier versions of train
+# used it) writes this first and deletes it once the checkpoint is complete. It may be
+# rewriting an older checkpoint of the same step, whose trainer_state.json is still readable.
+INCOMPLETE_MARKER = "checkpoint-is-incomplete.txt"
 LIBRARIES = ("storyloom", "torch", "transformers", "peft", "accelerate", "datasets")
 LIBRARIES += ("tokenizers", "safetensors", "bitsandbytes")
 
@@ -108,8 +112,11 @@ class RunFolder:
 
     def last_checkpoint(self) -> Path | None:
         """The newest complete checkpoint. transformers writes trainer_state.json last, so a
-        checkpoint without a readable one was cut short by a kill and is passed over."""
+        checkpoint without a readable one was cut short by a kill and is passed over, and so
+        is one that still holds transformers' "incomplete" marker."""
         for folder in sorted(self._checkpoint_folders(), key=_step, reverse=True):
+            if (folder / INCOMPLETE_MARKER).exists():
+                continue
             try:
                 json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
