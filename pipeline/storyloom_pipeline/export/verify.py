@@ -117,7 +117,7 @@ class Reference:
                 if len(generated) < greedy_tokens:
                     step = torch.tensor([generated[-1:]])
                     out = self.model(step, use_cache=True, **{cache_key: out[cache_key]})
-        return logits, generated, np.array(steps).reshape(len(steps), -1)
+        return logits, generated, np.array(steps).reshape(len(steps), logits.shape[-1])
 
 
 @dataclass
