@@ -27,6 +27,7 @@ from PySide6.QtGui import QTextCursor
 from storyloom.core.backend import OllamaBackend
 from storyloom.core.profiles import ProfileTable, load_profiles
 from storyloom.core.session import Phase
+from storyloom.gui.dialogs.file_prompts import UnsavedChoice
 from storyloom.gui.event_loop import StoryloomEventLoop
 from storyloom.gui.gc_guard import MainThreadGarbageCollector
 from storyloom.gui.main_window import MainWindow
@@ -109,6 +110,8 @@ def test_stream_4000_tokens_into_the_window(qapp) -> None:
     window.resize(1200, 800)
     window.editor.setPlainText("It was a dark and stormy night.")
     window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    # The story is never saved: closing must not wait on the unsaved-changes question.
+    window.manuscript.prompts.unsaved_changes = lambda _title: UnsavedChoice.DISCARD
     window.show()
     collector = MainThreadGarbageCollector()  # as storyloom.gui.app runs the window
     collector.start()
