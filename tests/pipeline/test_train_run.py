@@ -139,15 +139,30 @@ def test_the_merged_model_is_a_plain_model_computing_what_base_plus_adapter_did(
     print(f"\nmerge {seconds:.1f} s, max |merged - peft| {(got - want).abs().max():.2e}")
 
 
-def start_training(argv: list[str], log: Path) -> subprocess.Popen:
-    """`storyloom-pipeline <argv>` in a child process, its output in `log`."""
+@dataclasses.dataclass(frozen=True)
+class ChildRun:
+    """`train --merge` of the smoke recipe in a child process, to be interrupted."""
+
+    argv: list[str]  # the command, to run again in this process
+    process: subprocess.Popen
+    folder: RunFolder
+    log: Path  # the child's output
+
+
+def start_training(recipe: Recipe, tmp_path: Path) -> ChildRun:
+    recipe_file = tmp_path / "smoke.yaml"
+    save_recipe(recipe, recipe_file)
+    run_dir = tmp_path / "run"
+    argv = ["train", "--recipe", str(recipe_file), "--run-dir", str(run_dir), "--merge"]
+    log = tmp_path / "first-run.log"
     with log.open("wb") as output:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "storyloom_pipeline", *argv],
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+    return ChildRun(argv, process, RunFolder(run_dir), log)
 
 
 def wait_for(
@@ -196,18 +211,13 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_ends_where_an_unbroke
 ) -> None:
     """SIGKILL right after checkpoint-2 is complete; the same command again picks it up and
     finishes with the adapter the uninterrupted run trained."""
-    recipe_file = tmp_path / "smoke.yaml"
-    save_recipe(recipe, recipe_file)
-    run_dir = tmp_path / "run"
-    argv = ["train", "--recipe", str(recipe_file), "--run-dir", str(run_dir), "--merge"]
-    log = tmp_path / "first-run.log"
-    process = start_training(argv, log)
-    folder = RunFolder(run_dir)
+    child = start_training(recipe, tmp_path)
+    argv, process, folder, log = child.argv, child.process, child.folder, child.log
     checkpoint_2 = folder.checkpoints / "checkpoint-2"
     wait_for(lambda: folder.last_checkpoint() == checkpoint_2, process, log, "checkpoint-2")
     process.send_signal(signal.SIGKILL)
     assert process.wait(10) == -signal.SIGKILL
-    assert not folder.result_file.exists() and not (run_dir / "checkpoints/checkpoint-4").exists()
+    assert not folder.result_file.exists() and not (folder.checkpoints / "checkpoint-4").exists()
     assert main(argv) == 0  # the same command, in this process
     resumed = TrainResult.from_dict(json.loads(folder.result_file.read_text("utf-8")))
     assert resumed.resumed_from == "checkpoint-2" and resumed.global_step == 4
@@ -219,7 +229,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_ends_where_an_unbroke
     ]
     assert_same_adapter(run.adapter_dir, resumed.adapter_dir)
     assert resumed.eval_loss == pytest.approx(run.eval_loss, abs=1e-5)
-    assert (run_dir / "merged" / "model.safetensors").is_file()
+    assert (folder.merged / "model.safetensors").is_file()
 
 
 @pytest.mark.slow
@@ -229,13 +239,8 @@ def test_sigterm_stops_the_run_with_a_checkpoint_and_the_same_command_resumes_it
     """A preempted machine: SIGTERM once training has begun ends the run after the step under
     way, with a checkpoint of it, and an error; no adapter or result that a later `train`
     (or `--merge`) would take for the finished run. The same command then finishes it."""
-    recipe_file = tmp_path / "smoke.yaml"
-    save_recipe(recipe, recipe_file)
-    run_dir = tmp_path / "run"
-    argv = ["train", "--recipe", str(recipe_file), "--run-dir", str(run_dir), "--merge"]
-    log = tmp_path / "first-run.log"
-    process = start_training(argv, log)
-    folder = RunFolder(run_dir)
+    child = start_training(recipe, tmp_path)
+    argv, process, folder, log = child.argv, child.process, child.folder, child.log
 
     def training_began() -> bool:
         return any(m.get("event") == "start" for m in folder.read_metrics())
@@ -255,7 +260,7 @@ def test_sigterm_stops_the_run_with_a_checkpoint_and_the_same_command_resumes_it
     resumed = TrainResult.from_dict(json.loads(folder.result_file.read_text("utf-8")))
     assert resumed.resumed_from == f"checkpoint-{step}" and resumed.global_step == 4
     assert_same_adapter(run.adapter_dir, resumed.adapter_dir)
-    assert (run_dir / "merged" / "model.safetensors").is_file()
+    assert (folder.merged / "model.safetensors").is_file()
 
 
 def test_the_last_checkpoint_passes_over_one_still_marked_incomplete(tmp_path: Path) -> None:
