@@ -260,8 +260,7 @@ class OllamaBackend:
                 "What arrived is kept; you can retry.",
             )
             return
-        malformations = reader.malformations if profile.expects_tags else ()
-        yield Finished(self._stats(request.settings, prepared, final, malformations))
+        yield Finished(self._stats(request.settings, prepared, final, reader.malformations))
 
     def _stats(
         self,

@@ -50,8 +50,7 @@ class Profile:
 
     @property
     def expects_tags(self) -> bool:
-        """A cra-v1 reply without its tags is malformed; a chat model's <think> is optional."""
-        return self.scheme.answer_open is not None
+        return self.scheme.expects_tags
 
 
 # The format the backend uses when a request names no profile: the one cra-v1 was trained on.

@@ -35,6 +35,7 @@ class ReplyReader:
         length: Length = Length.UNLIMITED,
     ) -> None:
         self._parser = ResponseParser(scheme)
+        self._scheme = scheme
         self._parser.feed(prefill)  # the model continues from inside the prefilled turn
         self._echo = EchoTrimmer(context)
         self._limit = LengthLimiter(length)
@@ -52,6 +53,9 @@ class ReplyReader:
 
     @property
     def malformations(self) -> tuple[Malformation, ...]:
+        """How the reply departed from its tag scheme (none for a scheme without answer tags)."""
+        if not self._scheme.expects_tags:
+            return ()
         found = self._parser.malformations
         if self.reached:  # cut on purpose: the missing </answer> is ours
             found = tuple(m for m in found if m is not Malformation.MISSING_ANSWER_CLOSE)

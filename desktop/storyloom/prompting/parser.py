@@ -85,6 +85,12 @@ class TagScheme:
     answer_close: str | None = None
 
     @property
+    def expects_tags(self) -> bool:
+        """A reply without these tags is malformed: true of answer tags (cra-v1); a chat
+        model's <think> is optional."""
+        return self.answer_open is not None
+
+    @property
     def tags(self) -> tuple[str, ...]:
         return tuple(
             t

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storyloom.core.length import Length
 from storyloom.core.reply import ReplyReader
-from storyloom.prompting import AnswerDelta, Malformation, ReasoningDelta
+from storyloom.prompting import THINK_TAGS, AnswerDelta, Malformation, ReasoningDelta
 
 STORY = (
     "The lighthouse had been dark for eleven years.\n\n"
@@ -86,6 +86,15 @@ def test_a_reply_cut_by_the_limit_is_not_malformed() -> None:
     read_partial(reader, ["<reasoning>Plan.</reasoning><answer>She ran. He", " followed."])
     assert reader.reached
     assert read(reader, []) == ("", "")
+    assert reader.malformations == ()
+
+
+def test_a_chat_model_cut_by_the_limit_is_not_malformed_either() -> None:
+    """Plain prose from a model whose <think> is optional: no tags are missing."""
+    reader = ReplyReader(STORY, scheme=THINK_TAGS, length=Length.SENTENCE)
+    assert read_partial(reader, ["She ran. He", " followed."]) == "She ran."
+    assert reader.reached
+    assert read(reader, []) == ("", "")  # the stream is closed, as the backend does
     assert reader.malformations == ()
 
 
