@@ -139,3 +139,17 @@ def test_export_recipe_refuses_a_merge_that_is_stale_or_unfinished(
     with pytest.raises(SystemExit, match=r"holds no finished merge .* --merge` again"):
         main(["export", "--recipe", str(RECIPE)])
     assert not folder.gguf.exists()
+
+
+def test_export_recipe_under_another_name_reads_the_run_train_wrote(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--name renames the files, not the run folder: that stays the recipe's."""
+    runs = tiny_run.root / "runs"
+    shutil.copytree(runs, tmp_path / "runs", ignore=shutil.ignore_patterns("gguf"))
+    monkeypatch.chdir(tmp_path)
+    argv = ["export", "--recipe", str(RECIPE), "--name", "cra-renamed", "--types", "f16"]
+    assert main(argv) == 0
+    gguf = RunFolder.for_recipe(load_recipe(RECIPE).name).gguf
+    assert {p.name for p in gguf.iterdir()} == {"cra-renamed-adapter.gguf", "cra-renamed-F16.gguf"}
+    assert read_gguf(gguf / "cra-renamed-F16.gguf").metadata["general.name"] == "cra-renamed"

@@ -11,19 +11,25 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from storyloom_pipeline.export.metadata import ExportInfo
+    from storyloom_pipeline.recipe import Recipe
     from storyloom_pipeline.train.run_folder import RunFolder
 
 
-def _info(args: argparse.Namespace) -> ExportInfo:
-    from storyloom_pipeline.export.metadata import ExportInfo
+def _recipe(args: argparse.Namespace) -> Recipe | None:
     from storyloom_pipeline.recipe import RecipeError, load_recipe
 
-    fields: dict[str, str] = {}
-    if args.recipe:
-        try:
-            fields = vars(ExportInfo.from_recipe(load_recipe(Path(args.recipe)))).copy()
-        except RecipeError as exc:
-            raise SystemExit(f"storyloom-pipeline export: {exc}") from exc
+    if not args.recipe:
+        return None
+    try:
+        return load_recipe(Path(args.recipe))
+    except RecipeError as exc:
+        raise SystemExit(f"storyloom-pipeline export: {exc}") from exc
+
+
+def _info(args: argparse.Namespace, recipe: Recipe | None) -> ExportInfo:
+    from storyloom_pipeline.export.metadata import ExportInfo
+
+    fields = vars(ExportInfo.from_recipe(recipe)).copy() if recipe else {}
     overrides = {"name": args.name, "tokenizer_pre": args.tokenizer_pre, "license": args.license}
     fields.update({key: value for key, value in overrides.items() if value})
     try:
@@ -34,13 +40,11 @@ def _info(args: argparse.Namespace) -> ExportInfo:
         ) from None
 
 
-def _types(args: argparse.Namespace) -> list[str]:
+def _types(args: argparse.Namespace, recipe: Recipe | None) -> list[str]:
     if args.types:
         return [part.strip() for part in args.types.split(",") if part.strip()]
-    if args.recipe:
-        from storyloom_pipeline.recipe import load_recipe
-
-        return list(load_recipe(Path(args.recipe)).export.types)
+    if recipe:
+        return list(recipe.export.types)
     return ["f16"]
 
 
@@ -57,8 +61,9 @@ def run_export(args: argparse.Namespace) -> int:
             "storyloom-pipeline export: nothing to export "
             "(give --adapter and/or --merged, or --recipe for its run folder)"
         )
-    info = _info(args)
-    sources = _sources(args, info)
+    recipe = _recipe(args)
+    info = _info(args, recipe)
+    sources = _sources(args, recipe)
     adapter, merged, out = sources.adapter, sources.merged, sources.out
     try:
         if adapter:
@@ -78,7 +83,7 @@ def run_export(args: argparse.Namespace) -> int:
                 _report(path, clock[0])
                 clock[0] = time.perf_counter()
 
-            export_merged(merged, out, info, _types(args), on_written=written)
+            export_merged(merged, out, info, _types(args, recipe), on_written=written)
     except EngineUnavailable as exc:
         raise SystemExit(
             f"storyloom-pipeline export: {exc}\nWithout llama.cpp, export f16 and let Ollama "
@@ -97,19 +102,18 @@ class _Sources:
     out: Path
 
 
-def _sources(args: argparse.Namespace, info: ExportInfo) -> _Sources:
+def _sources(args: argparse.Namespace, recipe: Recipe | None) -> _Sources:
     """What to export and where: the folders given, or else the recipe's run folder (its
-    adapter, when the recipe exports one, and its merged model), into the run's gguf/."""
-    from storyloom_pipeline.recipe import load_recipe
+    adapter, when the recipe exports one, and its merged model), into the run's gguf/.
+    The run folder is the one `train` wrote: named after the recipe, whatever --name says."""
     from storyloom_pipeline.train.run_folder import RunFolder
 
-    run = RunFolder.for_recipe(info.name) if args.recipe else None
+    run = RunFolder.for_recipe(recipe.name) if recipe else None
     out = Path(args.out) if args.out else (run.gguf if run else None)
     if out is None:
         raise SystemExit("storyloom-pipeline export: give --out (or --recipe for its run folder)")
-    if args.adapter or args.merged or run is None:
+    if args.adapter or args.merged or run is None or recipe is None:
         return _Sources(_path(args.adapter), _path(args.merged), args.base, out)
-    recipe = load_recipe(Path(args.recipe))
     adapter = run.adapter if recipe.export.adapter and run.adapter.is_dir() else None
     merged = run.merged if run.merged.is_dir() else None
     if merged is not None:
@@ -128,7 +132,11 @@ def _sources(args: argparse.Namespace, info: ExportInfo) -> _Sources:
 
 def _check_merge(run: RunFolder) -> None:
     """The run's merged/ is a finished merge of the run's adapter/ as it is now."""
-    from storyloom_pipeline.train.model import ADAPTER_FILES, adapter_digest, read_merge_record
+    from storyloom_pipeline.train.model import (
+        adapter_digest,
+        missing_adapter_files,
+        read_merge_record,
+    )
 
     again = "run `storyloom-pipeline train --recipe ... --merge` again"
     record = read_merge_record(run.merged)
@@ -137,7 +145,7 @@ def _check_merge(run: RunFolder) -> None:
             f"storyloom-pipeline export: {run.merged} holds no finished merge (its "
             f"storyloom-merge.json is written last); {again}"
         )
-    has_adapter = all((run.adapter / name).is_file() for name in ADAPTER_FILES)
+    has_adapter = not missing_adapter_files(run.adapter)
     if has_adapter and record.get("adapter_sha256") != adapter_digest(run.adapter):
         raise SystemExit(
             f"storyloom-pipeline export: {run.merged} was merged from another adapter than "

@@ -117,8 +117,7 @@ def merge_adapter(
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    missing = [name for name in ADAPTER_FILES if not (adapter_dir / name).is_file()]
-    if missing:
+    if missing := missing_adapter_files(adapter_dir):
         raise TrainingError(f"no LoRA adapter in {adapter_dir} ({', '.join(missing)} missing)")
     record = {
         "adapter_sha256": adapter_digest(adapter_dir),
@@ -142,6 +141,11 @@ def merge_adapter(
         load_tokenizer(source).save_pretrained(out_dir)
     done.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return out_dir
+
+
+def missing_adapter_files(adapter_dir: Path) -> list[str]:
+    """The files of a saved peft adapter that `adapter_dir` lacks (none: it holds one)."""
+    return [name for name in ADAPTER_FILES if not (adapter_dir / name).is_file()]
 
 
 def adapter_digest(adapter_dir: Path) -> str:
