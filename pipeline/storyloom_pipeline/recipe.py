@@ -57,6 +57,13 @@ class Data:
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.eval_split == self.train_split:  # an eval on the training data measures nothing
+            raise RecipeError(
+                f"data.eval_split is the training split {self.train_split!r}; "
+                "name a held-out split or null for none"
+            )
+
 
 @dataclass(frozen=True)
 class Training:

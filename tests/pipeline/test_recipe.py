@@ -49,6 +49,7 @@ def test_a_typo_is_an_error_naming_the_key(tmp_path: Path) -> None:
         ("dtype: int8\n", "dtype must be one of"),
         ("data:\n  max_seq_length: null\n", "data.max_seq_length may not be empty"),
         ("training:\n  warmup_ratio: 1\n", "training.warmup_ratio must be in"),
+        ("data:\n  eval_split: train\n", "data.eval_split is the training split"),
     ],
 )
 def test_wrong_values_say_where_and_what(tmp_path: Path, text: str, says: str) -> None:

@@ -225,7 +225,7 @@ def _tokenize(
                 f"every training example is longer than data.max_seq_length "
                 f"({data.max_seq_length} tokens; the shortest has {min(split_stats.lengths)})"
             )
-    eval_tokens = tokens.get(data.eval_split, []) if data.eval_split else []
+    eval_tokens = tokens.get(data.eval_split, [])
     return _features(tokens[data.train_split]), _features(eval_tokens), stats
 
 
