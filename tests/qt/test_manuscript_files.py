@@ -388,7 +388,6 @@ def test_word_counts_in_the_status_bar(window: MainWindow, story: Path, qtbot) -
 
 
 def test_read_only_documents_cannot_continue(window: MainWindow) -> None:
-    window.manuscript.read_only = True
     window.editor.setReadOnly(True)
     window.continue_story()
     assert not window.editor.has_pending()

@@ -66,6 +66,11 @@ def test_a_manuscript_open_elsewhere_is_offered_read_only(
     assert not window.manuscript.save()
     assert prompts.asked[-1] == "save_path"
     assert story.read_text() == STORY
+    # a copy of one's own is writable, and can be continued
+    prompts.answer("save_path", story.with_name("mine.md"))
+    assert window.manuscript.save_as()
+    assert not window.manuscript.read_only and not window.editor.isReadOnly()
+    assert window.continue_action.isEnabled()
 
 
 def test_taking_over_a_live_lock_is_the_writers_explicit_choice(

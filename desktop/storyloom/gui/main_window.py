@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
         m.loaded.connect(self.clear_takes)
         m.opened.connect(self.load_takes)
         m.saved.connect(self.save_takes)
-        m.loaded.connect(self._update_actions)
+        m.stateChanged.connect(self._update_actions)  # read-only comes and goes with Save As
         m.stateChanged.connect(self._show_title)
         m.notice.connect(self.file_notice.show_notice)
         m.status.connect(lambda message: self.statusBar().showMessage(message, 8000))

@@ -76,7 +76,6 @@ class ManuscriptController(QObject):
         self.files = files
         self.path: Path | None = None
         self.format = TextFormat()
-        self.read_only = False
         self.suggested_path: Path | None = None  # where an untitled recovered text came from
         self.recovery_dialog: RecoveryDialog | None = None
         self._lock: DocumentLock | None = None
@@ -248,6 +247,11 @@ class ManuscriptController(QObject):
             self.notice.emit("warning", f"“{path.name}” could not be locked ({exc}).")
             return None
 
+    @property
+    def read_only(self) -> bool:
+        """Open read-only (another Storyloom holds the file): the editor's own flag."""
+        return self.editor.isReadOnly()
+
     def _install(
         self,
         path: Path | None,
@@ -269,7 +273,7 @@ class ManuscriptController(QObject):
             self._loading = False
         self.editor.setReadOnly(read_only)
         self.path, self.format, self._fingerprint = path, text_format, fingerprint
-        self._lock, self.read_only = lock, read_only
+        self._lock = lock
         self.suggested_path = None
         self._missing_noted = False
         self._dismissed_on_disk = None
@@ -315,7 +319,7 @@ class ManuscriptController(QObject):
             return False
         if self._lock is not None:
             self._lock.release()
-        self._lock, self.path, self.read_only = lock, target, False
+        self._lock, self.path = lock, target
         self.suggested_path = None
         self.editor.setReadOnly(False)
         self.files.remember(target)
