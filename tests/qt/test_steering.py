@@ -445,6 +445,24 @@ def test_stopping_a_suggestion_closes_its_request(
     assert not window.steering.status.isVisible()
 
 
+def test_another_host_stops_a_suggestion_still_asking_the_old_one(
+    window: MainWindow, fake_ollama: FakeOllama, run_async
+) -> None:
+    fake_ollama.set_script(Script(["<reasoning>", "Hmm"], stall_after=2))
+    window.model_box.setCurrentText(GUIDED)
+
+    async def scenario() -> None:
+        window.suggest_directions()
+        await until(lambda: bool(fake_ollama.requests_to("/api/generate")))
+        window._switch_host("http://127.0.0.1:9")  # as the settings dialog's OK does
+        await until(lambda: bool(fake_ollama.disconnects), what="the old server to see it")
+
+    run_async(scenario)
+    assert not window.directions.is_running
+    assert window.steering.suggest_button.isEnabled()
+    assert not window.steering.status.isVisible()  # stopped, not failed on a closed client
+
+
 def test_takes_whose_place_was_lost_come_back_when_the_place_does(
     window: MainWindow, fake_ollama: FakeOllama, run_async, tmp_path: Path
 ) -> None:

@@ -468,9 +468,9 @@ class MainWindow(QMainWindow):
             apply_theme(app, editor.theme)
 
     def _switch_host(self, host: str) -> None:
-        """Talk to another server from now on: a new client, a fresh check and model list."""
-        self.controller.stop()
-        self.models.stop()
+        """Talk to another server from now on: a new client, a fresh check and model list.
+        Whatever still talks to the old server stops first: its client is closed below."""
+        self._cancel_tasks()
         old = self.backend
         self.backend = OllamaBackend(host=host or None)
         self.controller.backend = self.backend
