@@ -339,7 +339,7 @@ def test_recovery_dialog_previews_and_recovers_into_the_editor(
     assert "story.md" in dialog.summary.text()
     preview = dialog.preview.toPlainText()
     assert "+ Typed before the crash." in preview
-    assert "1 lines added, 0 removed" in dialog.summary.text()
+    assert "1 line added, 0 removed" in dialog.summary.text()
     assert dialog.pending.isVisible() and dialog.pending.toPlainText() == "She climbed."
 
     with qtbot.waitSignal(dialog.finished):

@@ -6,6 +6,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from storyloom.core.wording import counted
+
 _HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
@@ -28,7 +30,7 @@ class TextDiff:
     def summary(self) -> str:
         if self.identical:
             return "No differences."
-        return f"{self.added:,} lines added, {self.removed:,} removed"
+        return f"{counted(self.added, 'line')} added, {self.removed:,} removed"
 
 
 def diff_lines(old: str, new: str, context: int = 2) -> TextDiff:

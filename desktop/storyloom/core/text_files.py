@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyloom.core.disk_state import Fingerprint
+from storyloom.core.wording import counted
 
 # Files above this size are opened only when the writer says so (a novel is a few MB at most).
 LARGE_FILE_BYTES = 50 * 1024 * 1024
@@ -99,7 +100,7 @@ class TextFormat:
         if self.stray_bytes:
             one = self.stray_bytes == 1
             parts.append(
-                f"“{name}” is UTF-8 except for {_counted(self.stray_bytes, 'byte')} "
+                f"“{name}” is UTF-8 except for {counted(self.stray_bytes, 'byte')} "
                 f"{_on_lines(self.stray_lines)}; Storyloom read {'it' if one else 'them'} as "
                 "Windows-1252. Check the characters there. Saving writes UTF-8."
             )
@@ -288,10 +289,6 @@ def _binary_message(name: str) -> str:
         "an archive). Storyloom opens plain-text manuscripts (.txt, .md); export the story "
         "as plain text and open that."
     )
-
-
-def _counted(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _on_lines(lines: tuple[int, ...]) -> str:

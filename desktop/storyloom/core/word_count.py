@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from storyloom.core.wording import counted
+
 _DASHES = ("\u2013", "\u2014", "\u2015")  # en dash, em dash, horizontal bar
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
@@ -53,7 +55,7 @@ class WordCounts:
     session: int  # words added since the manuscript was opened (negative after cutting)
 
     def describe(self) -> str:
-        parts = [f"{self.document:,} {'word' if self.document == 1 else 'words'}"]
+        parts = [counted(self.document, "word")]
         if self.selection:
             parts.append(f"{self.selection:,} selected")
         if self.session:

@@ -19,3 +19,7 @@ def test_identical_and_all_new() -> None:
     assert diff_lines("same\n", "same\n").identical
     diff = diff_lines("", "A new story.\nIt begins.")
     assert [line.kind for line in diff.lines] == ["@", "+", "+"]
+
+
+def test_one_changed_line_reads_in_the_singular() -> None:
+    assert diff_lines("a\nb\nc", "a\nB\nc").summary() == "1 line added, 1 removed"
