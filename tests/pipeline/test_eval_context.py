@@ -21,6 +21,7 @@ REPLY = "<reasoning>They wait.</reasoning><answer>The door opened. Nobody spoke.
 
 def test_ollamas_cut_length_is_the_recorded_one() -> None:
     assert cut_prompt_length(256) == 130  # 719 tokens at num_ctx 256 (13-truncation)
+    assert cut_prompt_length(256, bos=True) == 131  # a BOS is kept on top of num_keep
 
 
 def test_a_prompt_ollama_cut_is_skipped_not_scored(

@@ -8,8 +8,9 @@ Even so, a prompt of `num_ctx` tokens or more is cut, silently: Ollama keeps its
 `num_keep` tokens and the tail, `num_ctx - (num_ctx - num_keep) // 2` tokens in all, and answers
 HTTP 200 with no flag (shared/docs/ollama-reference.md 5.3, transcript 13: 719 tokens -> 130 at
 num_ctx 256). The one trace is the final `prompt_eval_count`. This engine sends `num_keep`, so
-that length is known, and a reply whose prompt was evaluated at exactly that length is
-`ChunkTooLong` (skipped by the run) rather than scored as an answer to the story. The Python
+that length is known (one more for a model that adds a BOS token), and a reply whose prompt
+was evaluated at exactly that length is `ChunkTooLong` (skipped by the run) rather than scored
+as an answer to the story. The Python
 client cannot send `truncate: false`, which would make the server refuse instead.
 
 Ollama cannot score a given text: its API returns the log-probabilities of the tokens a model
@@ -37,9 +38,11 @@ TIMEOUT = httpx.Timeout(connect=5.0, read=900.0, write=60.0, pool=5.0)
 NUM_KEEP = 4  # Ollama's own default, sent so that the length of a cut prompt is known
 
 
-def cut_prompt_length(num_ctx: int, num_keep: int = NUM_KEEP) -> int:
-    """The tokens Ollama evaluates of a prompt that reached `num_ctx` (llama_server.go)."""
-    return num_ctx - (num_ctx - num_keep) // 2
+def cut_prompt_length(num_ctx: int, num_keep: int = NUM_KEEP, *, bos: bool = False) -> int:
+    """The tokens Ollama evaluates of a prompt that reached `num_ctx` (llama_server.go). A
+    model that adds a BOS token keeps it on top of `num_keep` (ollama-reference.md 5.3)."""
+    keep = num_keep + 1 if bos else num_keep
+    return num_ctx - (num_ctx - keep) // 2
 
 
 class OllamaEngine:
@@ -93,7 +96,8 @@ class OllamaEngine:
         except (ConnectionError, httpx.HTTPError) as exc:
             raise EngineError(f"Ollama at {self.host}: {type(exc).__name__}: {exc}") from exc
         evaluated = reply.prompt_eval_count
-        if evaluated == cut_prompt_length(settings.num_ctx) and _may_exceed(prompt, settings):
+        cut = {cut_prompt_length(settings.num_ctx, bos=bos) for bos in (False, True)}
+        if evaluated in cut and _may_exceed(prompt, settings):
             raise ChunkTooLong(
                 f"Ollama cut the prompt to {evaluated} tokens: it reached --num-ctx "
                 f"{settings.num_ctx}, and the reply answers what was left of it",
