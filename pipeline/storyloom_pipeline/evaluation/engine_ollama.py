@@ -10,8 +10,8 @@ HTTP 200 with no flag (shared/docs/ollama-reference.md 5.3, transcript 13: 719 t
 num_ctx 256). The one trace is the final `prompt_eval_count`. This engine sends `num_keep`, so
 that length is known (one more for a model that adds a BOS token), and a reply whose prompt
 was evaluated at exactly that length is `ChunkTooLong` (skipped by the run) rather than scored
-as an answer to the story. The Python
-client cannot send `truncate: false`, which would make the server refuse instead.
+as an answer to the story. The Python client cannot send `truncate: false`, which would make
+the server refuse instead.
 
 Ollama cannot score a given text: its API returns the log-probabilities of the tokens a model
 generates, never of a text it is handed, so teacher-forced likelihood is not available here.
