@@ -149,11 +149,13 @@ class FileProblem(Exception):
 
 def decode(data: bytes, name: str = "the file") -> DecodedText:
     """The text in `data`; raises FileProblem(BINARY) when it is not text."""
-    encoding, text = _decode_bytes(data, name)
+    encoding, text, has_stray_bytes = _decode_bytes(data, name)
     newline, mixed = _dominant_newline(text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text, stray_bytes, stray_lines = _read_stray_bytes(text)
+    stray_bytes, stray_lines = 0, ()
+    if has_stray_bytes:
+        text, stray_bytes, stray_lines = _read_stray_bytes(text)
     if _looks_binary(text):  # as read: stray bytes count as the characters they became
         raise FileProblem(ProblemKind.BINARY, _binary_message(name))
     return DecodedText(text, TextFormat(encoding, newline, mixed, stray_bytes, stray_lines))
@@ -211,27 +213,32 @@ def _problem_reading(path: Path, exc: OSError) -> FileProblem:
 # -- detection -------------------------------------------------------------------------------
 
 
-def _decode_bytes(data: bytes, name: str) -> tuple[str, str]:
-    """(encoding, text): BOMs first, then UTF-8, then the 8-bit fallbacks. A UTF-8 text may
-    hold stray bytes as surrogate escapes, for `_read_stray_bytes()`."""
+def _decode_bytes(data: bytes, name: str) -> tuple[str, str, bool]:
+    """(encoding, text, whether the text may hold stray bytes): BOMs first, then UTF-8, then
+    the 8-bit fallbacks. Stray bytes of a UTF-8 text are surrogate escapes there, for
+    `_read_stray_bytes()`."""
     if data.startswith(codecs.BOM_UTF8):  # the file says it is UTF-8: a stray byte is a stray
-        return "utf-8-sig", data[len(codecs.BOM_UTF8) :].decode("utf-8", "surrogateescape")
+        return "utf-8-sig", data[len(codecs.BOM_UTF8) :].decode("utf-8", "surrogateescape"), True
     for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
-            return encoding, _strict(data[len(bom) :], encoding, name)
+            return encoding, _strict(data[len(bom) :], encoding, name), False
     if b"\x00" in data:  # no text encoding we read puts NUL bytes in prose
         raise FileProblem(ProblemKind.BINARY, _binary_message(name))
+    try:  # the common case, in one fast pass
+        return "utf-8", data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        pass
     text = data.decode("utf-8", "surrogateescape")
     stray = len(_STRAY_BYTE.findall(text))
     # ASCII bytes are characters of their own in either reading; the rest of the text is
     # multi-byte characters and stray bytes.
     non_ascii = len(text) - (len(data) - len(data.translate(None, _ASCII_BYTES)))
     if non_ascii - stray >= stray:
-        return "utf-8", text
+        return "utf-8", text, True
     try:
-        return "cp1252", data.decode("cp1252")
+        return "cp1252", data.decode("cp1252"), False
     except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
-        return "latin-1", data.decode("latin-1")
+        return "latin-1", data.decode("latin-1"), False
 
 
 def _read_stray_bytes(text: str) -> tuple[str, int, tuple[int, ...]]:
