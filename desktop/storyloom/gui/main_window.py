@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
         m.pathChanged.connect(self.documentPathChanged)
         m.loaded.connect(self.word_counts.start_session)
         # A manuscript's takes live in its sidecar folder: they come and go with it.
-        m.loaded.connect(self.clear_takes)
+        m.loaded.connect(self.takes.clear)
         m.opened.connect(self.load_takes)
         m.saved.connect(self.save_takes)
         m.stateChanged.connect(self._update_actions)  # read-only comes and goes with Save As
@@ -639,10 +639,6 @@ class MainWindow(QMainWindow):
             self._show_takes_problem(str(exc))
             return False
         return True
-
-    def clear_takes(self) -> None:
-        """A new story: no takes."""
-        self.takes.clear()
 
     def _keep_take(self, phase: Phase) -> None:
         if not phase.is_active and phase is not Phase.IDLE:

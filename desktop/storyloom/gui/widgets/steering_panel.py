@@ -60,7 +60,6 @@ class DirectionChip(QLabel):
 
 class SteeringPanel(QWidget):
     suggestRequested = Signal()
-    directionChosen = Signal(str)
     lengthChosen = Signal(object)  # Length
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -160,7 +159,6 @@ class SteeringPanel(QWidget):
     def _choose(self, direction: str) -> None:
         self.guidance_edit.setText(direction)
         self.guidance_edit.setCursorPosition(0)  # show how it begins
-        self.directionChosen.emit(direction)
 
     def _show_status(self, message: str) -> None:
         self.status.setText(message)
