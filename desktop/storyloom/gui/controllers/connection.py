@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import subprocess
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 from PySide6.QtCore import QObject, Signal
@@ -22,6 +20,7 @@ from storyloom.core.connection import (
     is_local,
     spawn_ollama_serve,
 )
+from storyloom.gui.controllers.one_task import OneTask
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class ConnectionController(QObject):
         self._http = http  # the backend's client; the window may swap it when the host changes
         self.status: ServerStatus | None = None
         self.spawned: subprocess.Popen[bytes] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task = OneTask()
 
     @property
     def host(self) -> str:
@@ -53,7 +52,7 @@ class ConnectionController(QObject):
 
     def check(self) -> None:
         """Check the server now (a check still running is replaced)."""
-        self._replace_task(self._check())
+        self._task.start(self._check())
 
     def start_server(self) -> None:
         """Spawn `ollama serve` for the configured host and wait until it answers."""
@@ -66,17 +65,14 @@ class ConnectionController(QObject):
         except OSError as exc:
             self.startFailed.emit(f"Ollama could not be started: {exc}")
             return
-        self._replace_task(self._wait_until_running())
+        self._task.start(self._wait_until_running())
 
     async def wait(self) -> None:
         """Until the current check has ended (tests and shutdown)."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.wait()
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self._task.cancel()
 
     async def _check(self) -> None:
         self._publish(await check_server(self._http()))
@@ -101,7 +97,3 @@ class ConnectionController(QObject):
             log.info("Ollama at %s: %s (%s)", status.host, status.state.value, status.detail)
         self.status = status
         self.statusChanged.emit(status)
-
-    def _replace_task(self, coro: Coroutine[Any, Any, None]) -> None:
-        self.stop()
-        self._task = asyncio.get_running_loop().create_task(coro)
