@@ -124,8 +124,8 @@ def test_adapter_applied_at_load_gives_the_merged_model(run: Run) -> None:
     ids = run.merged.tokenize(prompting.render_chatml(prompting.continuation_messages("Snow.")))
     with Engine(run.gguf["base-F16"], n_threads=THREADS) as engine:
         without = engine.logits(ids)[-1]
-    merged_logits, _ = run.merged.run(ids, 0)
-    base_logits, _ = run.base.run(ids, 0)
+    merged_logits = run.merged.run(ids, 0).logits
+    base_logits = run.base.run(ids, 0).logits
     assert np.abs(without - merged_logits[-1]).max() > 20 * report.comparison.last_max_abs_diff
     assert np.abs(without - base_logits[-1]).max() < 0.1
 

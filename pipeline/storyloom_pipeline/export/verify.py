@@ -65,8 +65,7 @@ class Reference:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.dtype: str = str(model.dtype).removeprefix("torch.")
-        # (ids, greedy tokens) -> (logits of every position, greedy ids, each greedy step's logits)
-        self._runs: dict[tuple[tuple[int, ...], int], tuple[np.ndarray, list[int], np.ndarray]] = {}
+        self._runs: dict[tuple[tuple[int, ...], int], ReferenceRun] = {}
 
     @classmethod
     def load(cls, folder: Path, dtype: str = "float32") -> Reference:
@@ -82,26 +81,14 @@ class Reference:
     def tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def run(self, ids: list[int], greedy_tokens: int) -> tuple[np.ndarray, list[int]]:
-        """(logits for every position, the greedy continuation without EOS stop)."""
-        logits, generated, _ = self._cached(ids, greedy_tokens)
-        return logits, generated
-
-    def greedy_margin(self, ids: list[int], greedy_tokens: int, step: int, other: int) -> float:
-        """How far (in logits) the reference preferred its own greedy token at `step` of the
-        continuation of `ids` over `other`: near 0 is a near-tie that rounding may flip."""
-        _, generated, steps = self._cached(ids, greedy_tokens)
-        return float(steps[step, generated[step]] - steps[step, other])
-
-    def _cached(
-        self, ids: list[int], greedy_tokens: int
-    ) -> tuple[np.ndarray, list[int], np.ndarray]:
+    def run(self, ids: list[int], greedy_tokens: int) -> ReferenceRun:
+        """The model on `ids`, then `greedy_tokens` greedy steps (no EOS stop); cached."""
         key = (tuple(ids), greedy_tokens)
         if key not in self._runs:
             self._runs[key] = self._run(ids, greedy_tokens)
         return self._runs[key]
 
-    def _run(self, ids: list[int], greedy_tokens: int) -> tuple[np.ndarray, list[int], np.ndarray]:
+    def _run(self, ids: list[int], greedy_tokens: int) -> ReferenceRun:
         import torch
 
         with torch.no_grad():
@@ -117,7 +104,19 @@ class Reference:
                 if len(generated) < greedy_tokens:
                     step = torch.tensor([generated[-1:]])
                     out = self.model(step, use_cache=True, **{cache_key: out[cache_key]})
-        return logits, generated, np.array(steps).reshape(len(steps), logits.shape[-1])
+        return ReferenceRun(logits, generated, np.array(steps).reshape(-1, logits.shape[-1]))
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    logits: np.ndarray  # of every prompt position
+    greedy: list[int]  # the greedy continuation
+    greedy_logits: np.ndarray  # of each greedy step, one row per token of `greedy`
+
+    def margin(self, step: int, other: int) -> float:
+        """How far (in logits) the reference preferred its own greedy token at `step` over
+        `other`: near 0 is a near-tie that rounding may flip."""
+        return float(self.greedy_logits[step, self.greedy[step]] - self.greedy_logits[step, other])
 
 
 @dataclass
@@ -275,7 +274,8 @@ def verify_gguf(
         reference = Reference.load(reference, reference_dtype)
     text = prompt or prompting.render_chatml(prompting.continuation_messages(DEFAULT_CONTEXT))
     ids = reference.tokenize(text)
-    ref_logits, ref_greedy = reference.run(ids, greedy_tokens)
+    expected = reference.run(ids, greedy_tokens)
+    ref_logits, ref_greedy = expected.logits, expected.greedy
     seconds["transformers"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -303,7 +303,7 @@ def verify_gguf(
     )
     first = comparison.greedy_agreeing
     if first < min(len(greedy), len(ref_greedy)):
-        comparison.greedy_margin = reference.greedy_margin(ids, greedy_tokens, first, greedy[first])
+        comparison.greedy_margin = expected.margin(first, greedy[first])
     file_bound = LOGIT_BOUNDS.get(file_type)
     return VerifyReport(
         path=path,
