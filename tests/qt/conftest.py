@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 # Before any QApplication exists: tests never need a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import ollama
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
+from storyloom.core.backend import OllamaBackend
+from storyloom.core.profiles import load_profiles
+from storyloom.core.settings import AppSettings
+from storyloom.gui.dialogs.file_prompts import UnsavedChoice
 from storyloom.gui.event_loop import StoryloomEventLoop
 from storyloom.gui.main_window import MainWindow
 
+from fake_ollama import FakeOllama
 from prompt_helpers import ScriptedPrompts
 
 T = TypeVar("T")
@@ -118,3 +127,30 @@ def window(qtbot, prompts: ScriptedPrompts) -> MainWindow:
     qtbot.addWidget(win)
     win.show()
     return win
+
+
+@pytest.fixture
+def served_window(
+    qtbot, fake_ollama: FakeOllama, run_async: AsyncRunner, tmp_path: Path
+) -> Callable[..., MainWindow]:
+    """Makes the main window talking to the fake server, `story` typed into a new document
+    and the cursor at its end; `smol` stands in for a cra-v1 model (a profile rule, as a
+    writer would add one). Its story is never saved: asked about unsaved changes, the window
+    lets them go, so that qtbot's close at the end really closes it (recovery journal and
+    tasks ended). A test that scripts the question sets its own prompts."""
+
+    def make(story: str, *, settings: AppSettings | None = None) -> MainWindow:
+        profiles = tmp_path / "profiles.json"
+        profiles.write_text(json.dumps({"models": [{"pattern": "smol:*", "profile": "cra"}]}))
+        backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
+        win = MainWindow(backend, settings=settings, profiles=load_profiles(profiles))
+        run_async.at_exit(win.shutdown)
+        qtbot.addWidget(win)
+        win.model_box.setCurrentText("smol")
+        win.editor.setPlainText(story)
+        win.editor.moveCursor(QTextCursor.MoveOperation.End)
+        win.manuscript.prompts.unsaved_changes = lambda _title: UnsavedChoice.DISCARD
+        win.show()
+        return win
+
+    return make

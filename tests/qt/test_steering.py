@@ -4,17 +4,16 @@ guidance and suggested directions, the length limit, takes, and rewriting from a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-import ollama
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 
-from storyloom.core.backend import LENGTH_REACHED, OllamaBackend
+from storyloom.core.backend import LENGTH_REACHED
 from storyloom.core.length import Length
-from storyloom.core.profiles import load_profiles
 from storyloom.core.session import Phase
 from storyloom.core.settings import AppSettings
 from storyloom.core.takes import load_takes, takes_path
@@ -42,21 +41,10 @@ GIB = 1024**3
 
 
 @pytest.fixture
-def window(qtbot, fake_ollama: FakeOllama, run_async, tmp_path: Path) -> MainWindow:
-    # smol stands in for a cra-v1 model: a profile rule, as a writer would add one.
-    profiles = tmp_path / "profiles.json"
-    profiles.write_text(json.dumps({"models": [{"pattern": "smol:*", "profile": "cra"}]}))
+def window(served_window: Callable[..., MainWindow], fake_ollama: FakeOllama) -> MainWindow:
     fake_ollama.add_model(GUIDED, family="qwen2", context_length=32768, embedding_length=3584)
     settings = AppSettings(open_settings().store, total_memory=lambda: 16 * GIB)
-    backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
-    win = MainWindow(backend, settings=settings, profiles=load_profiles(profiles))
-    run_async.at_exit(win.shutdown)
-    qtbot.addWidget(win)
-    win.model_box.setCurrentText("smol")
-    win.editor.setPlainText(STORY)
-    win.editor.moveCursor(QTextCursor.MoveOperation.End)
-    win.show()
-    return win
+    return served_window(STORY, settings=settings)
 
 
 def press(win: MainWindow, key: Qt.Key, modifiers=Qt.KeyboardModifier.NoModifier) -> None:

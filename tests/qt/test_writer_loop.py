@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import ollama
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 
-from storyloom.core.backend import OllamaBackend
-from storyloom.core.profiles import load_profiles
 from storyloom.core.session import Phase
 from storyloom.gui.dialogs.file_prompts import DiskChoice, UnsavedChoice
 from storyloom.gui.main_window import MainWindow
@@ -30,19 +27,8 @@ ANSWER = "She tied the boat to the iron ring and climbed."
 
 
 @pytest.fixture
-def window(qtbot, fake_ollama: FakeOllama, run_async, tmp_path: Path):
-    # smol stands in for a cra-v1 model here: a profile rule, as a writer would add one.
-    profiles = tmp_path / "profiles.json"
-    profiles.write_text(json.dumps({"models": [{"pattern": "smol:*", "profile": "cra"}]}))
-    backend = OllamaBackend(ollama.AsyncClient(host=fake_ollama.url))
-    win = MainWindow(backend, profiles=load_profiles(profiles))
-    run_async.at_exit(win.shutdown)
-    qtbot.addWidget(win)
-    win.model_box.setCurrentText("smol")
-    win.editor.setPlainText(STORY)
-    win.editor.moveCursor(QTextCursor.MoveOperation.End)
-    win.show()
-    return win
+def window(served_window: Callable[..., MainWindow]) -> MainWindow:
+    return served_window(STORY)
 
 
 def script(server: FakeOllama, delay: float = 0.0, **options) -> None:
@@ -51,8 +37,6 @@ def script(server: FakeOllama, delay: float = 0.0, **options) -> None:
 
 
 def press(win: MainWindow, key: Qt.Key, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
-    from PySide6.QtTest import QTest
-
     QTest.keyClick(win.editor, key, modifiers)
 
 
