@@ -123,14 +123,19 @@ def test_asking_only_for_a_k_quant_leaves_an_existing_f16_alone(
     assert {p.name for p in tmp_path.iterdir()} == {"cra-F16.gguf", "cra-Q4_K_M.gguf"}
 
 
-def test_export_recipe_refuses_a_merge_that_is_stale_or_unfinished(
-    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # the run as train --merge left it (another test may have exported into its gguf/)
+def run_as_trained(tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunFolder:
+    """A copy of the run as train --merge left it (another test may have exported into its
+    gguf/), in `tmp_path` as the working directory; its run folder."""
     runs = tiny_run.root / "runs"
     shutil.copytree(runs, tmp_path / "runs", ignore=shutil.ignore_patterns("gguf"))
     monkeypatch.chdir(tmp_path)
-    folder = RunFolder.for_recipe(load_recipe(RECIPE).name)
+    return RunFolder.for_recipe(load_recipe(RECIPE).name)
+
+
+def test_export_recipe_refuses_a_merge_that_is_stale_or_unfinished(
+    tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = run_as_trained(tiny_run, tmp_path, monkeypatch)
     # trained again since the merge: another adapter in adapter/
     set_adapter_base(folder.adapter, "Qwen/Qwen2.5-7B-Instruct-retrained")
     with pytest.raises(SystemExit, match="merged from another adapter than"):
@@ -145,11 +150,8 @@ def test_export_recipe_under_another_name_reads_the_run_train_wrote(
     tiny_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--name renames the files, not the run folder: that stays the recipe's."""
-    runs = tiny_run.root / "runs"
-    shutil.copytree(runs, tmp_path / "runs", ignore=shutil.ignore_patterns("gguf"))
-    monkeypatch.chdir(tmp_path)
+    gguf = run_as_trained(tiny_run, tmp_path, monkeypatch).gguf
     argv = ["export", "--recipe", str(RECIPE), "--name", "cra-renamed", "--types", "f16"]
     assert main(argv) == 0
-    gguf = RunFolder.for_recipe(load_recipe(RECIPE).name).gguf
     assert {p.name for p in gguf.iterdir()} == {"cra-renamed-adapter.gguf", "cra-renamed-F16.gguf"}
     assert read_gguf(gguf / "cra-renamed-F16.gguf").metadata["general.name"] == "cra-renamed"

@@ -414,15 +414,19 @@ def test_a_spot_follows_edits_before_it(
     assert len(window.takes.store.spots) == 2
 
 
+async def suggestion_under_way(window: MainWindow, fake_ollama: FakeOllama) -> None:
+    """Directions asked of a guided model that thinks without end (until its stream closes)."""
+    fake_ollama.set_script(Script(["<reasoning>", "Hmm"], stall_after=2))
+    window.model_box.setCurrentText(GUIDED)
+    window.suggest_directions()
+    await until(lambda: bool(fake_ollama.requests_to("/api/generate")))
+
+
 def test_stopping_a_suggestion_closes_its_request(
     window: MainWindow, fake_ollama: FakeOllama, run_async
 ) -> None:
-    fake_ollama.set_script(Script(["<reasoning>", "Hmm"], stall_after=2))
-    window.model_box.setCurrentText(GUIDED)
-
     async def scenario() -> None:
-        window.suggest_directions()
-        await until(lambda: bool(fake_ollama.requests_to("/api/generate")))
+        await suggestion_under_way(window, fake_ollama)
         assert not window.steering.suggest_button.isEnabled()  # busy
         window.directions.stop()
         await until(lambda: bool(fake_ollama.disconnects), what="the server to see the disconnect")
@@ -436,12 +440,8 @@ def test_stopping_a_suggestion_closes_its_request(
 def test_another_host_stops_a_suggestion_still_asking_the_old_one(
     window: MainWindow, fake_ollama: FakeOllama, run_async
 ) -> None:
-    fake_ollama.set_script(Script(["<reasoning>", "Hmm"], stall_after=2))
-    window.model_box.setCurrentText(GUIDED)
-
     async def scenario() -> None:
-        window.suggest_directions()
-        await until(lambda: bool(fake_ollama.requests_to("/api/generate")))
+        await suggestion_under_way(window, fake_ollama)
         window._switch_host("http://127.0.0.1:9")  # as the settings dialog's OK does
         await until(lambda: bool(fake_ollama.disconnects), what="the old server to see it")
 
